@@ -1,0 +1,43 @@
+# One command per job; `make help` lists them. Everything installs into .venv from requirements.txt.
+PYTHON ?= python3.11
+VENV := .venv
+VPY := $(VENV)/bin/python
+SERIES := $(PYTHON) tools/series.py
+
+.PHONY: help demo test fork export check wheel quality bench pr matrix clean
+
+help:
+	@echo "make demo     train a tiny model with step- and time-based schedules, draw both timelines"
+	@echo "make test     set everything up on a fresh machine and run every test"
+	@echo "make fork     materialize fork/: pinned transformers + patches/, installed editable into .venv"
+	@echo "make export   write fork/'s commits back to patches/"
+	@echo "make check    the series round-trips byte for byte and fork/ holds nothing unexported"
+	@echo "make wheel    build dist/transformers-<version>+time.N-py3-none-any.whl from committed patches/"
+	@echo "make quality  upstream's ruff check and ruff format on every file the series touches or adds"
+	@echo "make bench    cost and precision of the time strategies (benchmarks/README.md)"
+	@echo "make pr       dist/pr/: one upstream diff and its pull-request description"
+	@echo "make matrix   apply and test the series on transformers 5.20.0 to 5.24.0"
+
+$(VENV)/installed: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is not on PATH: install Python 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+fork: $(VENV)/installed
+	$(SERIES) fork --python $(abspath $(VPY))
+
+export:
+	$(SERIES) export
+
+check:
+	$(SERIES) check
+
+wheel: $(VENV)/installed
+	$(SERIES) wheel --python $(abspath $(VPY))
+
+test: fork
+	$(VPY) -m pytest -q tests
+
+clean:
+	rm -rf dist build
