@@ -40,6 +40,7 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_DATE": "2000-01-01T00:00:00+0000",
 }
 PRISTINE_DATE = "2000-01-01T00:00:00+0000"
+BUILD_LEFTOVERS = "*.egg-info/\n__pycache__/\n*.py[cod]\n/build/\n/dist/\n"
 
 # Every git setting that changes the bytes `git format-patch` writes, pinned so that the user's config cannot.
 EXPORT_CONFIG = {
@@ -54,14 +55,11 @@ EXPORT_CONFIG = {
     "diff.relative": "false",
     "diff.renames": "false",
     "diff.suppressBlankEmpty": "false",
-    "diff.orderFile": "",
     "format.coverLetter": "false",
     "format.encodeEmailHeaders": "true",
     "format.filenameMaxLength": "64",
     "format.forceInBodyFrom": "false",
-    "format.headers": "",
     "format.numbered": "false",
-    "format.outputDirectory": "",
     "format.signature": "",
     "format.signOff": "false",
     "format.suffix": ".patch",
@@ -166,9 +164,11 @@ def unpack_pristine(sdist: Path, dest: Path, label: str) -> None:
         # The "data" filter drops the archive's owners (git refuses folders owned by someone else) and unsafe paths.
         archive.extractall(dest, members=[m for m in members if m.name], filter="data")
     git(dest, "init", "--quiet", "--initial-branch=main")
+    # Build and import by-products (pip install -e rewrites the egg-info) are never part of a patch.
+    (dest / ".git" / "info" / "exclude").write_text(BUILD_LEFTOVERS, encoding="utf-8")
     git(dest, "config", "user.name", GIT_IDENTITY["GIT_AUTHOR_NAME"])
     git(dest, "config", "user.email", GIT_IDENTITY["GIT_AUTHOR_EMAIL"])
-    git(dest, "add", "--all", "--force")
+    git(dest, "add", "--all")
     date = {"GIT_AUTHOR_DATE": PRISTINE_DATE}
     os.environ.update(date)
     try:
