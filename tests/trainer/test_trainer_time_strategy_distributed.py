@@ -1,0 +1,147 @@
+# Copyright 2026 The HuggingFace Team. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+Time-based strategies with several processes: every process must log, evaluate and save at the same steps, whatever
+its own clock says. The test launches this file with torchrun (2 processes, gloo, CPU); each process gets a fake clock
+that starts at a different value and runs at a different speed, records the steps of its events and writes them out.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_callback import DefaultFlowCallback
+
+
+sys.path.insert(0, str(Path(__file__).parent))
+from time_strategy_testing import FakeClock, TinyDataset, tiny_model  # noqa: E402
+
+
+# Per-rank clocks: rank 1 starts later and counts each step as 30% longer, so it finds intervals due earlier.
+CLOCK_START = {0: 0.0, 1: 1_000_000.0}
+STEP_SECONDS = {0: 1.0, 1: 1.3}
+TIMEOUT_SECONDS = 120  # a collective mismatch that hangs must fail the test, not CI
+
+
+class EventSteps(TrainerCallback):
+    """Advances this process' fake clock by one simulated step and records the step of every event."""
+
+    def __init__(self, clock, step_seconds):
+        self.clock, self.step_seconds = clock, step_seconds
+        self.events = {"log": [], "evaluate": [], "save": []}
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.clock.advance(self.step_seconds)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if "loss" in logs:
+            self.events["log"].append(state.global_step)
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        self.events["evaluate"].append(state.global_step)
+
+    def on_save(self, args, state, control, **kwargs):
+        self.events["save"].append(state.global_step)
+
+
+def train_and_record(output_dir, max_steps, resume_from_checkpoint=None):
+    rank = int(os.environ["RANK"])
+    clock = FakeClock(CLOCK_START[rank])
+    recorder = EventSteps(clock, STEP_SECONDS[rank])
+    args = TrainingArguments(
+        output_dir,
+        max_steps=max_steps,
+        per_device_train_batch_size=2,
+        logging_strategy="time",
+        logging_time=3,
+        eval_strategy="time",
+        eval_time="5s",
+        save_strategy="time",
+        save_time="00:00:07",
+        report_to=[],
+        disable_tqdm=True,
+        use_cpu=True,
+    )
+    trainer = Trainer(
+        model=tiny_model(), args=args, train_dataset=TinyDataset(64), eval_dataset=TinyDataset(8), callbacks=[recorder]
+    )
+    trainer.pop_callback(DefaultFlowCallback)
+    trainer.callback_handler.callbacks.insert(0, DefaultFlowCallback(clock=clock))
+    trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    return recorder.events
+
+
+def run_on_each_process(output_dir):
+    """Runs on every process under torchrun: a first job of 12 steps, then a second job that resumes it to 20."""
+    first = train_and_record(output_dir, max_steps=12)
+    resumed = train_and_record(output_dir, max_steps=20, resume_from_checkpoint=f"{output_dir}/checkpoint-12")
+    with open(f"{output_dir}/events-rank{os.environ['RANK']}.json", "w", encoding="utf-8") as f:
+        json.dump({"first": first, "resumed": resumed}, f)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class TimeStrategyAcrossProcessesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.output_dir = tempfile.mkdtemp()
+        command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}"]
+        command += [__file__, cls.output_dir]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        try:
+            cls.launch = subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired as error:
+            raise AssertionError(f"the 2-process run did not finish in {TIMEOUT_SECONDS}s (a hang)") from error
+        cls.events = {}
+        for rank in (0, 1):
+            path = Path(cls.output_dir) / f"events-rank{rank}.json"
+            if path.exists():
+                cls.events[rank] = json.loads(path.read_text(encoding="utf-8"))
+
+    def test_both_processes_finish(self):
+        self.assertEqual(self.launch.returncode, 0, self.launch.stderr[-3000:])
+        self.assertEqual(sorted(self.events), [0, 1])
+
+    def test_processes_with_skewed_clocks_fire_every_event_at_the_same_steps(self):
+        self.assertEqual(self.events[0], self.events[1])
+        for job in ("first", "resumed"):
+            for kind in ("log", "evaluate", "save"):
+                self.assertTrue(self.events[0][job][kind], f"no {kind} event in the {job} job")
+
+    def test_events_follow_the_process_whose_clock_finds_them_due_first(self):
+        # Rank 1's steps last 1.3s on its clock: logs every 3s fire every 3 steps (3.9s), not every 3 steps of rank 0
+        # (3.0s) nor every 4; the first is at step 3.
+        self.assertEqual(self.events[0]["first"]["log"][:2], [3, 6])
+
+    def test_no_time_based_event_fires_on_the_first_step_after_resuming(self):
+        resumed = self.events[0]["resumed"]
+        self.assertNotIn(13, resumed["log"] + resumed["evaluate"] + resumed["save"])
+        self.assertEqual(resumed["save"][-1], 20)  # training still ends with a save
+
+
+if __name__ == "__main__":
+    if "RANK" in os.environ:
+        run_on_each_process(sys.argv[1])
+    else:
+        unittest.main()
