@@ -36,8 +36,23 @@ check:
 wheel: $(VENV)/installed
 	$(SERIES) wheel --python $(abspath $(VPY))
 
-test: fork
+demo: fork
+	$(VPY) examples/demo_time_strategies.py --output-dir demo-output
+
+test: fork quality
 	$(VPY) -m pytest -q tests
 
+quality: $(VENV)/installed
+	$(PYTHON) tools/upstream_pr.py quality --ruff $(abspath $(VENV)/bin/ruff)
+
+pr:
+	$(PYTHON) tools/upstream_pr.py pr
+
+bench: fork
+	$(VPY) benchmarks/bench_time_strategies.py
+
+matrix: $(VENV)/installed
+	$(PYTHON) tools/matrix.py --python $(abspath $(VPY))
+
 clean:
-	rm -rf dist build
+	rm -rf dist build demo-output
