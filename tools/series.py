@@ -42,7 +42,8 @@ GIT_IDENTITY = {
 PRISTINE_DATE = "2000-01-01T00:00:00+0000"
 BUILD_LEFTOVERS = "*.egg-info/\n__pycache__/\n*.py[cod]\n/build/\n/dist/\n"
 
-# Every git setting that changes the bytes `git format-patch` writes, pinned so that the user's config cannot.
+# Every git setting that changes the bytes `git format-patch` writes, pinned so that the user's config cannot;
+# the options turn off the settings that have no neutral value (To:, Cc: and extra headers, attachments, notes).
 EXPORT_CONFIG = {
     "core.abbrev": "12",
     "core.quotePath": "true",
@@ -52,6 +53,7 @@ EXPORT_CONFIG = {
     "diff.indentHeuristic": "true",
     "diff.mnemonicPrefix": "false",
     "diff.noprefix": "false",
+    "diff.orderFile": os.devnull,
     "diff.relative": "false",
     "diff.renames": "false",
     "diff.suppressBlankEmpty": "false",
@@ -62,12 +64,14 @@ EXPORT_CONFIG = {
     "format.numbered": "false",
     "format.signature": "",
     "format.signOff": "false",
+    "format.subjectPrefix": "PATCH",
     "format.suffix": ".patch",
     "format.thread": "false",
     "format.useAutoBase": "false",
     "i18n.logOutputEncoding": "UTF-8",
 }
 EXPORT_OPTIONS = ["--zero-commit", "--full-index", "--no-signature", "--no-numbered", "--stat=72", "--no-color"]
+EXPORT_OPTIONS += ["--no-to", "--no-cc", "--no-add-header", "--no-from", "--no-attach", "--no-notes"]
 
 
 class SeriesError(Exception):
@@ -172,16 +176,17 @@ def unpack_pristine(sdist: Path, dest: Path, label: str) -> None:
     date = {"GIT_AUTHOR_DATE": PRISTINE_DATE}
     os.environ.update(date)
     try:
-        git(dest, "commit", "--quiet", "--no-verify", "-m", f"{label} (pristine sdist)")
+        git(dest, "commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", f"{label} (pristine sdist)")
     finally:
         os.environ.pop("GIT_AUTHOR_DATE")
-    git(dest, "tag", "upstream")
+    git(dest, "tag", "--no-sign", "upstream")
 
 
 def apply_series(repo: Path, patch_files: list[Path], label: str, three_way: bool = False) -> None:
     """Apply each patch with `git am` (exact context, no fuzz); name the patch and the file when one does not apply."""
     for patch in patch_files:
-        result = git(repo, "am", "--quiet", "--3way" if three_way else "--no-3way", str(patch), check=False)
+        options = ["--quiet", "--no-gpg-sign", "--whitespace=nowarn", "--3way" if three_way else "--no-3way"]
+        result = git(repo, "am", *options, str(patch), check=False)
         if result.returncode != 0:
             git(repo, "am", "--abort", check=False)
             output = result.stdout + result.stderr
@@ -322,7 +327,7 @@ def command_check(project: Project) -> None:
 
 
 def command_wheel(project: Project, python: str, dist: Path) -> None:
-    changed = subprocess.run(["git", "status", "--porcelain", "--", "patches"], cwd=project.root, capture_output=True, text=True)
+    changed = git(project.root, "status", "--porcelain", "--", "patches")  # fails, rather than passes, outside a repo
     if changed.stdout.strip():
         raise SeriesError("patches/ has uncommitted changes: commit them, so the wheel is built from committed state")
     version = f"{project.version}+{project.local_version}" if project.local_version else project.version
@@ -338,7 +343,9 @@ def command_wheel(project: Project, python: str, dist: Path) -> None:
                 raise SeriesError(f"cannot set the version label: {relative} has no {old}")
             path.write_text(text.replace(old, new, 1), encoding="utf-8")
         dist.mkdir(parents=True, exist_ok=True)
-        command = [python, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(tree)]
+        # Built with the virtualenv's own setuptools: no index needed once the sdist is cached.
+        command = [python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
+        command += ["-w", str(dist), str(tree)]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise SeriesError(f"building the wheel failed: {result.stderr.strip().splitlines()[-1:]}")
