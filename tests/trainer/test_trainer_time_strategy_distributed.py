@@ -27,11 +27,10 @@ import unittest
 from pathlib import Path
 
 from transformers import Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_callback import DefaultFlowCallback
 
 
 sys.path.insert(0, str(Path(__file__).parent))
-from time_strategy_testing import FakeClock, TinyDataset, tiny_model  # noqa: E402
+from time_strategy_testing import FakeClock, RandomTokenDataset, default_flow_callback, tiny_model  # noqa: E402
 
 
 # Per-rank clocks: rank 1 starts later and counts each step as 30% longer, so it finds intervals due earlier.
@@ -79,11 +78,9 @@ def train_and_record(output_dir, max_steps, resume_from_checkpoint=None):
         disable_tqdm=True,
         use_cpu=True,
     )
-    trainer = Trainer(
-        model=tiny_model(), args=args, train_dataset=TinyDataset(64), eval_dataset=TinyDataset(8), callbacks=[recorder]
-    )
-    trainer.pop_callback(DefaultFlowCallback)
-    trainer.callback_handler.callbacks.insert(0, DefaultFlowCallback(clock=clock))
+    datasets = {"train_dataset": RandomTokenDataset(64), "eval_dataset": RandomTokenDataset(8, seed=1)}
+    trainer = Trainer(model=tiny_model(), args=args, callbacks=[recorder], **datasets)
+    default_flow_callback(trainer).clock = clock
     trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     return recorder.events
 
