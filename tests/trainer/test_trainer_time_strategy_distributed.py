@@ -19,12 +19,15 @@ that starts at a different value and runs at a different speed, records the step
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import unittest
 from pathlib import Path
+
+import torch
 
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
@@ -91,6 +94,8 @@ def run_on_each_process(output_dir):
     resumed = train_and_record(output_dir, max_steps=20, resume_from_checkpoint=f"{output_dir}/checkpoint-12")
     with open(f"{output_dir}/events-rank{os.environ['RANK']}.json", "w", encoding="utf-8") as f:
         json.dump({"first": first, "resumed": resumed}, f)
+    # Without it, gloo's threads can abort the process at exit ("terminate called without an active exception")
+    torch.distributed.destroy_process_group()
 
 
 def free_port():
@@ -106,10 +111,17 @@ class TimeStrategyAcrossProcessesTest(unittest.TestCase):
         command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}"]
         command += [__file__, cls.output_dir]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        # A session of its own, so that a hang can be ended with every worker process, not torchrun alone
+        launch = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
         try:
-            cls.launch = subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+            cls.stdout, cls.stderr = launch.communicate(timeout=TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired as error:
+            os.killpg(launch.pid, signal.SIGKILL)
+            launch.communicate()
             raise AssertionError(f"the 2-process run did not finish in {TIMEOUT_SECONDS}s (a hang)") from error
+        cls.returncode = launch.returncode
         cls.events = {}
         for rank in (0, 1):
             path = Path(cls.output_dir) / f"events-rank{rank}.json"
@@ -117,7 +129,7 @@ class TimeStrategyAcrossProcessesTest(unittest.TestCase):
                 cls.events[rank] = json.loads(path.read_text(encoding="utf-8"))
 
     def test_both_processes_finish(self):
-        self.assertEqual(self.launch.returncode, 0, self.launch.stderr[-3000:])
+        self.assertEqual(self.returncode, 0, self.stderr[-3000:])
         self.assertEqual(sorted(self.events), [0, 1])
 
     def test_processes_with_skewed_clocks_fire_every_event_at_the_same_steps(self):
