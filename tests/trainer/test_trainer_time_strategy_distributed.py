@@ -19,7 +19,6 @@ that starts at a different value and runs at a different speed, records the step
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import psutil
 import torch
 
 from transformers import Trainer, TrainerCallback, TrainingArguments
@@ -111,17 +111,18 @@ class TimeStrategyAcrossProcessesTest(unittest.TestCase):
         command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}"]
         command += [__file__, cls.output_dir]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        # A session of its own, so that a hang can be ended with every worker process, not torchrun alone
-        launch = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-        )
-        try:
-            cls.stdout, cls.stderr = launch.communicate(timeout=TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired as error:
-            os.killpg(launch.pid, signal.SIGKILL)
-            launch.communicate()
-            raise AssertionError(f"the 2-process run did not finish in {TIMEOUT_SECONDS}s (a hang)") from error
-        cls.returncode = launch.returncode
+        log_path = Path(cls.output_dir) / "torchrun.log"
+        with open(log_path, "w", encoding="utf-8") as log:
+            launch = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                cls.returncode = launch.wait(timeout=TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired as error:
+                # The workers run in sessions of their own: end them one by one, then torchrun
+                launcher = psutil.Process(launch.pid)
+                for process in [*launcher.children(recursive=True), launcher]:
+                    process.kill()
+                raise AssertionError(f"the 2-process run did not finish in {TIMEOUT_SECONDS}s (a hang)") from error
+        cls.output = log_path.read_text(encoding="utf-8")
         cls.events = {}
         for rank in (0, 1):
             path = Path(cls.output_dir) / f"events-rank{rank}.json"
@@ -129,7 +130,7 @@ class TimeStrategyAcrossProcessesTest(unittest.TestCase):
                 cls.events[rank] = json.loads(path.read_text(encoding="utf-8"))
 
     def test_both_processes_finish(self):
-        self.assertEqual(self.returncode, 0, self.stderr[-3000:])
+        self.assertEqual(self.returncode, 0, self.output[-3000:])
         self.assertEqual(sorted(self.events), [0, 1])
 
     def test_processes_with_skewed_clocks_fire_every_event_at_the_same_steps(self):
