@@ -14,8 +14,10 @@ from __future__ import annotations
 import sys
 
 
-if sys.version_info < (3, 11):
-    sys.exit(f"error: tools/series.py needs Python 3.11 or newer, this is {sys.version.split()[0]}. Install python3.11.")
+if sys.version_info < (3, 11):  # noqa: UP036 (this check must run, and speak, on an older Python)
+    sys.exit(
+        f"error: tools/series.py needs Python 3.11 or newer, this is {sys.version.split()[0]}. Install python3.11."
+    )
 
 import argparse
 import hashlib
@@ -230,7 +232,13 @@ def unexported_work(project: Project) -> list[str]:
     committed = read_series(project.patches)
     for name in sorted(set(exported) | set(committed)):
         if exported.get(name) != committed.get(name):
-            state = "not in patches/" if name not in committed else "missing from fork/" if name not in exported else "differs"
+            state = (
+                "not in patches/"
+                if name not in committed
+                else "missing from fork/"
+                if name not in exported
+                else "differs"
+            )
             problems.append(f"commit {name}: {state}")
     return problems
 
@@ -283,7 +291,9 @@ def install(project: Project, python: str | None) -> None:
     stamp = project.fork / ".git" / "installed-into"
     if stamp.exists() and stamp.read_text(encoding="utf-8") == python:
         return
-    result = subprocess.run([python, "-m", "pip", "install", "--quiet", "-e", str(project.fork)], capture_output=True, text=True)
+    result = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "-e", str(project.fork)], capture_output=True, text=True
+    )
     if result.returncode != 0:
         raise SeriesError(f"pip could not install fork/ into {python}: {result.stderr.strip().splitlines()[-1:]}")
     stamp.write_text(python, encoding="utf-8")
@@ -322,7 +332,9 @@ def command_check(project: Project) -> None:
     if project.fork.exists():
         problems = unexported_work(project)
         if problems:
-            raise SeriesError("fork/ holds work that is not in patches/: " + "; ".join(problems) + ". Run `make export`")
+            raise SeriesError(
+                "fork/ holds work that is not in patches/: " + "; ".join(problems) + ". Run `make export`"
+            )
     print(f"ok: {len(committed)} patches apply to {project.name} {project.version} and round-trip byte for byte")
 
 
@@ -335,7 +347,10 @@ def command_wheel(project: Project, python: str, dist: Path) -> None:
         tree = Path(tmp) / "tree"
         build_patched_tree(project, tree)
         # The local version label is the build's business, not a patch's: the patches stay what upstream receives.
-        for relative, pattern in (("setup.py", r'version="{}"'), ("src/transformers/__init__.py", r'__version__ = "{}"')):
+        for relative, pattern in (
+            ("setup.py", r'version="{}"'),
+            ("src/transformers/__init__.py", r'__version__ = "{}"'),
+        ):
             path = tree / relative
             text = path.read_text(encoding="utf-8")
             old, new = pattern.format(project.version), pattern.format(version)

@@ -18,7 +18,13 @@ from series import EXPORT_CONFIG, PROJECT_ROOT, Project, SeriesError, build_patc
 
 
 NEW_FILE_FOLDERS = ["tests/trainer", "docs/source/en"]  # our new files, at the paths they have upstream
-OWN_SCRIPT_FOLDERS = ["tools", "examples", "benchmarks", "tests/tooling", "tests/integration"]  # ours alone, held to the same style
+OWN_SCRIPT_FOLDERS = [
+    "tools",
+    "examples",
+    "benchmarks",
+    "tests/tooling",
+    "tests/integration",
+]  # ours alone, held to the same style
 DIFF_NAME = "transformers-time-strategy.diff"
 
 
