@@ -8,6 +8,7 @@ quality  upstream's ruff check and ruff format --check (the sdist's pyproject.to
 """
 
 import argparse
+import email
 import shutil
 import subprocess
 import sys
@@ -56,10 +57,8 @@ def command_pr(project: Project, out: Path) -> None:
         git(pristine, "apply", "--index", str(Path(tmp) / DIFF_NAME))
         if git(pristine, "write-tree").stdout.strip() != expected_tree:
             raise SeriesError(f"{DIFF_NAME} applied to a pristine tree does not give the patched tree")
-    subjects = [
-        patch.read_text(encoding="utf-8").split("Subject: [PATCH] ", 1)[1].split("\n")[0]
-        for patch in project.patch_files()
-    ]
+    subjects = [email.message_from_string(p.read_text(encoding="utf-8"))["Subject"] for p in project.patch_files()]
+    subjects = [" ".join(subject.removeprefix("[PATCH] ").split()) for subject in subjects]
     out.mkdir(parents=True, exist_ok=True)
     (out / DIFF_NAME).write_text(diff, encoding="utf-8")
     description = (project.root / "pr" / "description.md").read_text(encoding="utf-8")
