@@ -50,8 +50,12 @@ def apply_to_release(project: Project, other: Project, tree: Path, pinned_tree: 
         return f"no: {error}"
 
 
-def run_feature_tests(project: Project, python: str, tree: Path) -> str:
+def run_feature_tests(project: Project, python: str, tree: Path, version: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+    probe = [python, "-c", "import transformers; print(transformers.__version__)"]
+    imported = subprocess.run(probe, env=env, capture_output=True, text=True).stdout.strip()
+    if imported != version:
+        return f"did not run: the tests would import transformers {imported or '(nothing)'}"
     command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *FEATURE_TESTS]
     result = subprocess.run(command, cwd=project.root, env=env, capture_output=True, text=True)
     summary = re.findall(r"^=*\s*(\d+ (?:passed|failed).*?)\s*=*$", result.stdout, re.MULTILINE)
@@ -73,7 +77,7 @@ def main(argv=None) -> int:
                 other = release(project, version, sha256)
                 tree = Path(tmp) / f"patched-{version}"
                 applies = apply_to_release(project, other, tree, pinned_tree)
-                tests = run_feature_tests(project, args.python, tree) if not applies.startswith("no") else "-"
+                tests = run_feature_tests(project, args.python, tree, version) if not applies.startswith("no") else "-"
             except SeriesError as error:
                 applies, tests = f"no: {error}", "-"
             rows.append((version, applies, tests))
