@@ -713,41 +713,31 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
             [(entry["step"], entry["eval_score"]) for entry in log_history if "eval_score" in entry],
         )
 
-    def test_load_best_model_at_end_tracks_the_best_evaluation_when_every_evaluation_saves(self):
-        # With save_time <= eval_time every evaluation saves, so the best checkpoint is the best evaluation
+    @parameterized.expand(
+        [
+            # With save_time <= eval_time every evaluation saves, so the best checkpoint is the best evaluation
+            ("every_evaluation_saves", 2, [3, 6, 9, 12], "checkpoint-9"),
+            # As under "steps": the best evaluation (9) has no checkpoint, so the best checkpoint stays the last one
+            # saved at a new best (6)
+            ("best_evaluation_not_saved", 5, [6, 12], "checkpoint-6"),
+        ]
+    )
+    def test_load_best_model_at_end_points_at_the_best_saved_evaluation(self, _, save_time, saves, best_checkpoint):
         scores = {3: 5.0, 6: 3.0, 9: 1.0, 12: 2.0}
         trainer, recorder = self.train(
             max_steps=12,
             eval_strategy="time",
             eval_time=3,
             save_strategy="time",
-            save_time=2,
+            save_time=save_time,
             load_best_model_at_end=True,
             metric_for_best_model="score",
             greater_is_better=False,
             compute_metrics=ScriptedMetrics(scores.values()),
         )
         self.assertEqual(recorder.steps("on_evaluate"), list(scores))
-        self.assertEqual(recorder.steps("on_save"), list(scores))
-        self.assertEqual(trainer.state.best_model_checkpoint, os.path.join(self.output_dir, "checkpoint-9"))
-
-    def test_load_best_model_at_end_keeps_a_saved_checkpoint_when_the_best_evaluation_was_not_saved(self):
-        # As under "steps": evaluations at 3, 6, 9, 12 and saves at 6 and 12; the best evaluation (9) has no
-        # checkpoint, so the best checkpoint stays the last one saved at a new best (6)
-        scores = {3: 5.0, 6: 3.0, 9: 1.0, 12: 2.0}
-        trainer, recorder = self.train(
-            max_steps=12,
-            eval_strategy="time",
-            eval_time=3,
-            save_strategy="time",
-            save_time=5,
-            load_best_model_at_end=True,
-            metric_for_best_model="score",
-            greater_is_better=False,
-            compute_metrics=ScriptedMetrics(scores.values()),
-        )
-        self.assertEqual(recorder.steps("on_save"), [6, 12])
-        self.assertEqual(trainer.state.best_model_checkpoint, os.path.join(self.output_dir, "checkpoint-6"))
+        self.assertEqual(recorder.steps("on_save"), saves)
+        self.assertEqual(trainer.state.best_model_checkpoint, os.path.join(self.output_dir, best_checkpoint))
 
     # (g) save_strategy="best" with a time-based evaluation
 
