@@ -31,6 +31,7 @@ import tempfile
 import time
 import unittest
 from datetime import timedelta
+from unittest import mock
 
 from parameterized import parameterized
 
@@ -40,11 +41,13 @@ from transformers import (
     IntervalStrategy,
     Seq2SeqTrainingArguments,
     TrainerCallback,
+    TrainerControl,
     TrainerState,
     TrainingArguments,
     is_torch_available,
 )
 from transformers.testing_utils import require_torch
+from transformers.trainer_callback import _check_period
 from transformers.trainer_utils import SaveStrategy, parse_duration
 
 
@@ -55,6 +58,7 @@ from time_strategy_testing import (  # noqa: E402
     expected_time_events,
     make_timed_trainer,
     steps_due_every,
+    time_training_arguments,
 )
 
 
@@ -667,6 +671,28 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
             recorder.sequence(), expected_time_events(trainer.args, max_steps, step_duration=step_duration)
         )
 
+    def test_load_best_model_at_end_still_saves_by_time_during_eval_delay(self):
+        max_steps = 12
+        trainer, recorder = self.train(
+            max_steps=max_steps,
+            eval_strategy="time",
+            eval_time=2,
+            save_strategy="time",
+            save_time=2,
+            eval_delay=9,
+            load_best_model_at_end=True,
+        )
+        # No evaluation before 9s, but checkpoints keep coming: nothing waits two hours for a delay to end
+        self.assertEqual(recorder.steps("on_save")[:4], [2, 4, 6, 8])
+        self.assertEqual(recorder.steps("on_evaluate")[0], 9)
+        self.assertEqual(recorder.sequence(), expected_time_events(trainer.args, max_steps))
+
+    def test_evaluation_after_training_is_not_time_based(self):
+        trainer, recorder = self.train(max_steps=6, eval_strategy="time", eval_time=3)
+        trainer.clock.advance(60)  # the user looks at the results for a minute, then evaluates
+        with self.assertNoLogs(CALLBACK_LOGGER, level="WARNING"):
+            trainer.evaluate()
+
     def test_eval_delay_longer_than_training_skips_every_evaluation(self):
         trainer, recorder = self.train(max_steps=8, eval_strategy="time", eval_time=3, eval_delay=100)
         self.assertEqual(recorder.steps("on_evaluate"), [])
@@ -915,6 +941,42 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
 
 
 @require_torch
+class DefaultFlowCallbackTest(TimedTrainingTestCase):
+    def test_subclass_that_skips_super_init_keeps_working(self):
+        class QuietFlow(DefaultFlowCallback):
+            def __init__(self):
+                pass  # user code written when DefaultFlowCallback had no state
+
+        trainer, recorder = self.train(max_steps=4, eval_strategy="steps", eval_steps=2)
+        trainer.pop_callback(DefaultFlowCallback)
+        trainer.add_callback(QuietFlow())
+        trainer.evaluate()
+        trainer.train()
+        self.assertIn(4, recorder.steps("on_evaluate"))
+
+    def test_several_processes_without_a_process_group_refuse_time_strategies(self):
+        # On TPU/XLA there is no torch.distributed process group to agree through: refuse rather than hang
+        args = time_training_arguments(self.output_dir, save_strategy="time", save_time="30m")
+        state = TrainerState()
+        with mock.patch.object(type(args), "world_size", new_callable=mock.PropertyMock, return_value=2):
+            with self.assertRaisesRegex(ValueError, "need a `torch.distributed` process group"):
+                DefaultFlowCallback().on_train_begin(args, state, TrainerControl())
+
+    @parameterized.expand(
+        [
+            # 0.35ms all-reduce, 3ms steps: about 0.2% of training time, 59 steps apart
+            ("cost_bound", 0.003, 0.00035, 600.0, 59),
+            # the same with a 1s interval: at least every 5% of it, 16 steps of 3ms
+            ("precision_bound", 0.003, 0.00035, 1.0, 16),
+            ("at_least_one_step", 0.5, 0.0, 1.0, 1),
+            # absurd values stay finite and bounded on every process
+            ("bounded", 1e-12, 1.0, 1e300, 2**20),
+        ]
+    )
+    def test_check_period_keeps_the_collective_cheap_and_checks_precise(self, _, step, collective, interval, period):
+        self.assertEqual(_check_period(step, collective, interval), period)
+
+
 class TimeStrategyResumeTest(TimedTrainingTestCase):
     time_strategies = {
         "logging_strategy": "time",

@@ -271,7 +271,7 @@ def expected_time_events(
       elapsed since training resumed after the previous event of that kind, or since the start of `train()`;
     - nothing time-based happens on the first update step of `train()`; `logging_first_step` still logs step 1;
     - no evaluation is due before `eval_delay` seconds since the start of `train()`;
-    - with `load_best_model_at_end`, a save is only due together with an evaluation;
+    - with `load_best_model_at_end`, once `eval_delay` is over, a save is only due together with an evaluation;
     - the last step evaluates (once `eval_delay` is over) and saves, once even if they were due anyway;
     - within a step: the training log, then the evaluation (its metrics log, then `on_evaluate`), then the save.
 
@@ -305,7 +305,7 @@ def expected_time_events(
         eval_delay_over = now - train_start >= args.eval_delay
         if not eval_delay_over:
             due.discard("eval")
-        if args.load_best_model_at_end and "eval" not in due:
+        if args.load_best_model_at_end and eval_delay_over and "eval" not in due:
             due.discard("save")
         if step == max_steps:
             if "eval" in intervals and eval_delay_over:
