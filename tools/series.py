@@ -367,6 +367,16 @@ def command_wheel(project: Project, python: str, dist: Path) -> None:
     print(f"built dist/{project.name}-{version}-py3-none-any.whl")
 
 
+def exit_status(command) -> int:
+    """Runs `command`: 0 when it succeeds, 1 after printing a `SeriesError` as one line on stderr."""
+    try:
+        command()
+    except SeriesError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["fork", "export", "check", "wheel"])
@@ -374,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", help="the virtualenv's python: fork installs into it, wheel builds with it")
     parser.add_argument("--find-links", help="download the sdist from this folder instead of the package index")
     args = parser.parse_args(argv)
-    try:
+
+    def run():
         require_tools()
         project = Project(args.root.resolve())
         if args.find_links is not None:
@@ -387,10 +398,8 @@ def main(argv: list[str] | None = None) -> int:
             command_check(project)
         else:
             command_wheel(project, args.python or sys.executable, project.root / "dist")
-    except SeriesError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+
+    return exit_status(run)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from series import EXPORT_CONFIG, PROJECT_ROOT, Project, SeriesError, build_patched_tree, git, unpack_pristine
+from series import (
+    EXPORT_CONFIG,
+    PROJECT_ROOT,
+    Project,
+    SeriesError,
+    build_patched_tree,
+    exit_status,
+    git,
+    unpack_pristine,
+)
 
 
 NEW_FILE_FOLDERS = ["tests/trainer", "docs/source/en"]  # our new files, at the paths they have upstream
@@ -98,15 +107,9 @@ def main(argv=None) -> int:
     parser.add_argument("--ruff", default=str(Path(sys.executable).parent / "ruff"), help="the ruff to run")
     args = parser.parse_args(argv)
     project = Project(PROJECT_ROOT)
-    try:
-        if args.command == "pr":
-            command_pr(project, PROJECT_ROOT / "dist" / "pr")
-        else:
-            command_quality(project, args.ruff)
-    except SeriesError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    if args.command == "pr":
+        return exit_status(lambda: command_pr(project, PROJECT_ROOT / "dist" / "pr"))
+    return exit_status(lambda: command_quality(project, args.ruff))
 
 
 if __name__ == "__main__":
