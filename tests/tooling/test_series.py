@@ -389,3 +389,21 @@ def test_wheel_refuses_uncommitted_patches(committed, capsys):
     assert series_main(committed, "wheel", "--python", sys.executable) == 1
     assert "patches/ has uncommitted changes" in error_line(capsys)
     assert not (committed / "dist").exists()
+
+
+def test_three_way_merge_applies_a_patch_whose_context_moved_in_another_release(forked, tmp_path):
+    # Another release: the same function, with a line added right above it (the patch's context no longer matches)
+    other = tmp_path / "other"
+    series.unpack_pristine(forked / ".cache" / "sdist" / SDIST, other, "transformers (other release)")
+    init = other / INIT
+    init.write_text(init.read_text(encoding="utf-8").replace("def greet", "# greets\ndef greet"), encoding="utf-8")
+    git(other, "commit", "--quiet", "--all", "-m", "the other release")
+    patches = sorted((forked / "patches").glob("*.patch"))
+
+    with pytest.raises(series.SeriesError, match="no longer applies"):
+        series.apply_series(other, patches, "the other release")
+    # What `make matrix` does: fetch the pinned release's objects, then merge
+    git(other, "fetch", "--quiet", str(forked / "fork"), "upstream")
+    series.apply_series(other, patches, "the other release", three_way=True)
+    merged = init.read_text(encoding="utf-8")
+    assert '# greets\ndef greet(name):\n    return f"hello {name}"' in merged
