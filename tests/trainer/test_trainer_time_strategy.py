@@ -55,6 +55,7 @@ from transformers.trainer_utils import SaveStrategy, parse_duration
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from time_strategy_testing import (  # noqa: E402
     FakeClock,
+    TimedTrainer,
     expected_time_events,
     make_timed_trainer,
     steps_due_every,
@@ -801,6 +802,11 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
         warnings = [line for line in logs.output if SLOW_EVENT_WARNINGS[kind] in line]
         self.assertEqual(len(warnings), 1, logs.output)
         self.assertIn(f"`{kind}_time`", warnings[0])
+
+    def test_slow_event_warning_comes_from_the_main_process_of_each_node_only(self):
+        with mock.patch.object(TimedTrainer, "is_local_process_zero", return_value=False):
+            with self.assertNoLogs(CALLBACK_LOGGER, level="WARNING"):
+                self.train(max_steps=8, eval_strategy="time", eval_time=3, eval_duration=10)
 
     @parameterized.expand([("eval",), ("save",)])
     def test_event_within_its_interval_does_not_warn(self, kind):
