@@ -104,9 +104,11 @@ def require_tools(version_info=sys.version_info) -> None:
         raise SeriesError("git is not on PATH: install git (apt-get install git) and run the command again")
 
 
-def git(repo: Path, *args: str, check: bool = True, config: dict | None = None) -> subprocess.CompletedProcess:
+def git(
+    repo: Path, *args: str, check: bool = True, config: dict | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
     settings = [arg for key, value in (config or {}).items() for arg in ("-c", f"{key}={value}")]
-    env = {**os.environ, **GIT_IDENTITY}
+    env = {**os.environ, **GIT_IDENTITY, **(env or {})}
     result = subprocess.run(["git", *settings, *args], cwd=repo, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise SeriesError(f"git {' '.join(args)} failed in {repo}: {result.stderr.strip().splitlines()[-1:]}")
@@ -175,12 +177,17 @@ def unpack_pristine(sdist: Path, dest: Path, label: str) -> None:
     git(dest, "config", "user.name", GIT_IDENTITY["GIT_AUTHOR_NAME"])
     git(dest, "config", "user.email", GIT_IDENTITY["GIT_AUTHOR_EMAIL"])
     git(dest, "add", "--all")
-    date = {"GIT_AUTHOR_DATE": PRISTINE_DATE}
-    os.environ.update(date)
-    try:
-        git(dest, "commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", f"{label} (pristine sdist)")
-    finally:
-        os.environ.pop("GIT_AUTHOR_DATE")
+    message = f"{label} (pristine sdist)"
+    git(
+        dest,
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "--no-gpg-sign",
+        "-m",
+        message,
+        env={"GIT_AUTHOR_DATE": PRISTINE_DATE},
+    )
     git(dest, "tag", "--no-sign", "upstream")
 
 
