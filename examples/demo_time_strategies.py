@@ -136,11 +136,20 @@ def print_timeline(name, timeline, change):
         last[kind] = t
 
 
-def log_gaps(timeline, change):
-    """Median seconds between two logs before and after the slowdown."""
-    times = [t for t, _, kind in timeline.events if kind == "log"]
-    gaps = [(a > change, b - a) for a, b in zip(times, times[1:])]
-    return [statistics.median([gap for slow, gap in gaps if slow == phase] or [0]) for phase in (False, True)]
+def log_spacing(times, change, end):
+    """How far apart the logs at `times` are before the slowdown at `change`, then until `end`.
+
+    A phase is measured by the gaps between two consecutive logs that both fall in it (the median), so a phase needs
+    two logs to have a spacing; the gap across the slowdown belongs to neither phase.
+    """
+
+    def spacing(start, stop):
+        inside = [t for t in times if start < t <= stop]
+        if len(inside) < 2:
+            return f"{'a single log' if inside else 'no log'} in {stop - start:.1f} s"
+        return f"a log every {statistics.median(b - a for a, b in zip(inside, inside[1:])):.1f} s"
+
+    return f"{spacing(0.0, change)}, then {spacing(change, end).removeprefix('a log ')}"
 
 
 def plot(runs, slowdown, path):
@@ -155,8 +164,8 @@ def plot(runs, slowdown, path):
         ax.set_yticks([0, -1, -2], ["log", "eval", "save"])
         ax.set_ylim(-2.7, 0.7)
         ax.set_ylabel(name, fontsize=13, fontweight="bold")
-        fast, slow = log_gaps(timeline, change)
-        ax.set_title(f"{config}:  a log every {fast:.1f} s, then every {slow:.1f} s", loc="left", fontsize=10)
+        spacing = log_spacing([t for t, _, kind in timeline.events if kind == "log"], change, end)
+        ax.set_title(f"{config}:  {spacing}", loc="left", fontsize=10)
         ax.grid(axis="x", color="0.85")
     axes[-1].set_xlim(0, max(ax.get_xlim()[1] for ax in axes))
     axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))

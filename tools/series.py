@@ -354,16 +354,14 @@ def command_wheel(project: Project, python: str, dist: Path) -> None:
         tree = Path(tmp) / "tree"
         build_patched_tree(project, tree)
         # The local version label is the build's business, not a patch's: the patches stay what upstream receives.
-        for relative, pattern in (
-            ("setup.py", r'version="{}"'),
-            ("src/transformers/__init__.py", r'__version__ = "{}"'),
-        ):
-            path = tree / relative
-            text = path.read_text(encoding="utf-8")
-            old, new = pattern.format(project.version), pattern.format(version)
-            if old not in text:
-                raise SeriesError(f"cannot set the version label: {relative} has no {old}")
-            path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        # It goes into the distribution's metadata only (the wheel's name, `pip show`); `__version__` stays the
+        # release, because checkpoints record it and Trainer warns on resume when it differs from the running one.
+        setup = tree / "setup.py"
+        text = setup.read_text(encoding="utf-8")
+        old, new = f'version="{project.version}"', f'version="{version}"'
+        if old not in text:
+            raise SeriesError(f"cannot set the version label: setup.py has no {old}")
+        setup.write_text(text.replace(old, new, 1), encoding="utf-8")
         dist.mkdir(parents=True, exist_ok=True)
         # Built with the virtualenv's own setuptools: no index needed once the sdist is cached.
         command = [python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]

@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-"""What upstream receives: one diff, its pull-request description, and upstream's style checks on what it touches.
+"""What upstream receives: a stack of pull requests, and upstream's style checks on what they touch.
 
-pr       dist/pr/transformers-time-strategy.diff: the series and our new files at their upstream paths, checked
-         to apply with `git apply` to a pristine tree; dist/pr/PR.md: pr/description.md plus the commit list
-quality  upstream's ruff check and ruff format --check (the sdist's pyproject.toml) on every Python file the diff
-         touches, and on our own scripts
+pr       dist/pr/NN-slug/: one diff and one PR.md (description, commits, files) per pull request of pr/stack.toml,
+         and dist/pr/README.md listing them in order. Each diff is checked: applied with `git apply` to the pristine
+         release on top of the diffs before it, it gives exactly that pull request's tree, on which its tests and
+         those of the pull requests before it pass
+quality  upstream's ruff check and ruff format --check (the sdist's pyproject.toml) on every Python file the series
+         touches or adds, and on our own scripts
 """
 
 import argparse
 import email
+import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from series import (
@@ -20,14 +26,17 @@ from series import (
     PROJECT_ROOT,
     Project,
     SeriesError,
+    apply_series,
     build_patched_tree,
     exit_status,
+    fetch_sdist,
     git,
     unpack_pristine,
 )
 
 
-NEW_FILE_FOLDERS = ["tests/trainer", "docs/source/en"]  # our new files, at the paths they have upstream
+STACK = "pr/stack.toml"
+NEW_FILES = ["tests/__init__.py", "tests/trainer/**/*", "docs/source/en/**/*"]  # ours, at their upstream paths
 OWN_SCRIPT_FOLDERS = [
     "tools",
     "examples",
@@ -35,55 +44,244 @@ OWN_SCRIPT_FOLDERS = [
     "tests/tooling",
     "tests/integration",
 ]  # ours alone, held to the same style
-DIFF_NAME = "transformers-time-strategy.diff"
+PR_KEYS = {"slug", "title", "patches", "files", "description", "tests"}
+
+
+@dataclass
+class PullRequest:
+    number: int
+    slug: str
+    title: str
+    patches: list[Path]  # its share of patches/, in series order
+    files: list[str]  # our new files it adds, relative to the project (and the tree)
+    description: Path
+    tests: list[str]  # paths or globs, relative to the tree
+
+    @property
+    def name(self) -> str:
+        return f"{self.number:02d}-{self.slug}"
+
+
+@dataclass
+class BuiltPullRequest:
+    pr: PullRequest
+    diff: str
+    stat: str
+    tree: str  # the git tree hash of the pristine release with this pull request and those before it
+
+
+def our_new_files(root: Path) -> list[str]:
+    """Every file of ours that upstream receives as a new file, relative to the project."""
+    found = {path for pattern in NEW_FILES for path in root.glob(pattern) if path.is_file()}
+    return sorted(p.relative_to(root).as_posix() for p in found if "__pycache__" not in p.parts)
+
+
+def load_stack(project: Project) -> list[PullRequest]:
+    """pr/stack.toml, checked: every patch and every new file of ours in exactly one pull request."""
+    path = project.root / STACK
+    if not path.exists():
+        raise SeriesError(f"there is no {STACK}: it lists the pull requests `make pr` writes")
+    entries = tomllib.loads(path.read_text(encoding="utf-8")).get("pr", [])
+    if not entries:
+        raise SeriesError(f"{STACK} lists no pull request ([[pr]] tables)")
+    patches = project.patch_files()
+    counts = [entry.get("patches") for entry in entries]
+    for number, entry in enumerate(entries, 1):
+        missing, unknown = PR_KEYS - set(entry), set(entry) - PR_KEYS
+        if missing or unknown:
+            problem = f"lacks {', '.join(sorted(missing))}" if missing else f"has unknown {', '.join(sorted(unknown))}"
+            raise SeriesError(f"pull request {number} of {STACK} {problem} (each has: {', '.join(sorted(PR_KEYS))})")
+        if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", entry["slug"]):
+            raise SeriesError(f"pull request {number} of {STACK} has slug {entry['slug']!r}: use a-z, 0-9 and -")
+    if not all(isinstance(count, int) and count >= 0 for count in counts) or sum(counts) != len(patches):
+        raise SeriesError(
+            f"the pull requests of {STACK} take {' + '.join(map(str, counts))} patches, but patches/ holds "
+            f"{len(patches)}: give every patch to one pull request, in series order"
+        )
+    new_files = our_new_files(project.root)
+    owner: dict[str, str] = {}
+    stack, start = [], 0
+    for number, entry in enumerate(entries, 1):
+        name = f"{number:02d}-{entry['slug']}"
+        files = []
+        for pattern in entry["files"]:
+            matched = sorted(p.relative_to(project.root).as_posix() for p in project.root.glob(pattern))
+            matched = [file for file in matched if file in new_files]
+            if not matched:
+                raise SeriesError(f"{pattern!r} in the files of {name} matches none of our new files ({STACK})")
+            for file in matched:
+                if file in owner and owner[file] != name:
+                    raise SeriesError(
+                        f"{file} is in the files of both {owner[file]} and {name}: "
+                        f"each new file belongs to exactly one pull request ({STACK})"
+                    )
+                owner[file] = name
+            files += [file for file in matched if file not in files]
+        description = project.root / entry["description"]
+        if not description.is_file():
+            raise SeriesError(f"the description of {name}, {entry['description']}, does not exist")
+        stack.append(
+            PullRequest(
+                number,
+                entry["slug"],
+                entry["title"],
+                patches[start : start + entry["patches"]],
+                files,
+                description,
+                entry["tests"],
+            )
+        )
+        start += entry["patches"]
+    unassigned = [file for file in new_files if file not in owner]
+    if unassigned:
+        raise SeriesError(
+            f"{', '.join(unassigned)} in no pull request: add each to the files of the one it belongs to in {STACK}"
+        )
+    for pr in stack:
+        if not pr.patches and not pr.files:
+            raise SeriesError(f"{pr.name} has neither patches nor files ({STACK})")
+    return stack
+
+
+def tests_of(stack: list[PullRequest], upto: int, tree: Path) -> list[str]:
+    """The test files of the first `upto` pull requests, found in `tree` (paths relative to it)."""
+    tests = []
+    for pr in stack[:upto]:
+        for pattern in pr.tests:
+            matched = sorted(p.relative_to(tree).as_posix() for p in tree.glob(pattern) if p.is_file())
+            if not matched:
+                raise SeriesError(f"the test {pattern!r} of {pr.name} is not in its tree ({STACK})")
+            tests += [test for test in matched if test not in tests]
+    return tests
 
 
 def build_upstream_tree(project: Project, dest: Path) -> None:
-    """The pristine release with the series applied and our new files added, all staged in git."""
+    """The pristine release with the whole series applied and all our new files added, all staged in git."""
     build_patched_tree(project, dest)
-    for folder in NEW_FILE_FOLDERS:
-        shutil.copytree(
-            project.root / folder, dest / folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
-        )
+    for file in our_new_files(project.root):
+        (dest / file).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(project.root / file, dest / file)
     git(dest, "add", "--all")
 
 
-def touched_files(tree: Path) -> list[str]:
-    return git(tree, "diff", "--cached", "--name-only", "upstream").stdout.split()
+def build_stack(project: Project, stack: list[PullRequest], tree: Path) -> list[BuiltPullRequest]:
+    """Build the pull requests one on top of the other in `tree`: one commit each, and its diff from the one before."""
+    label = f"{project.name} {project.version}"
+    unpack_pristine(fetch_sdist(project), tree, label)
+    built = []
+    for pr in stack:
+        before = git(tree, "rev-parse", "HEAD").stdout.strip()
+        apply_series(tree, pr.patches, label)
+        for file in pr.files:
+            (tree / file).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(project.root / file, tree / file)
+        git(tree, "add", "--all")
+        git(tree, "commit", "--quiet", "--no-verify", "--no-gpg-sign", "--allow-empty", "-m", f"{pr.name}: files")
+        diff = git(tree, "diff", "--full-index", "--binary", before, "HEAD", config=EXPORT_CONFIG).stdout
+        stat = git(tree, "diff", "--stat=100", before, "HEAD", config=EXPORT_CONFIG).stdout
+        built.append(BuiltPullRequest(pr, diff, stat, git(tree, "rev-parse", "HEAD^{tree}").stdout.strip()))
+    return built
 
 
-def command_pr(project: Project, out: Path) -> None:
+def applies_alone(tree: Path, diff_file: Path) -> bool:
+    """Whether a diff applies to the pristine release by itself (checked on a scratch index: nothing changes)."""
+    env = {"GIT_INDEX_FILE": str(diff_file.with_suffix(".index"))}
+    git(tree, "read-tree", "upstream", env=env)
+    return git(tree, "apply", "--cached", "--check", str(diff_file), check=False, env=env).returncode == 0
+
+
+def run_tests(python: str, tree: Path, tests: list[str]) -> str:
+    """Run `tests` in `tree` with the tree's transformers (its src/ first on PYTHONPATH); the pytest summary."""
+    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    probe = [python, "-c", "import transformers; print(transformers.__file__)"]
+    imported = subprocess.run(probe, env=env, capture_output=True, text=True).stdout.strip()
+    if not Path(imported).is_relative_to(tree / "src"):
+        raise SeriesError(f"the tests would import transformers from {imported or '(nowhere)'}, not from the tree")
+    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]
+    result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
+    summary = re.findall(r"^=*\s*(\d+ (?:passed|failed|error).*?)\s*=*$", result.stdout, re.MULTILINE)
+    summary = summary[-1] if summary else f"did not run (pytest exit {result.returncode})"
+    if result.returncode != 0:
+        failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", result.stdout, re.MULTILINE)
+        raise SeriesError(f"{summary}{': ' + ', '.join(failed[:5]) if failed else ''}")
+    return summary
+
+
+def subjects(patches: list[Path]) -> list[str]:
+    messages = [email.message_from_string(p.read_text(encoding="utf-8"))["Subject"] for p in patches]
+    return [" ".join(subject.removeprefix("[PATCH] ").split()) for subject in messages]
+
+
+def command_pr(project: Project, out: Path, python: str | None) -> None:
+    """Write the stack into `out`; with `python` None, everything is checked except the tests."""
+    stack = load_stack(project)
+    lines, rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "tree"
-        build_upstream_tree(project, tree)
-        diff = git(tree, "diff", "--cached", "--full-index", "--binary", "upstream", config=EXPORT_CONFIG).stdout
-        stat = git(tree, "diff", "--cached", "--stat=100", "upstream", config=EXPORT_CONFIG).stdout
-        expected_tree = git(tree, "write-tree").stdout.strip()
-        # The diff alone must rebuild exactly the tree the tests ran on
-        pristine = Path(tmp) / "pristine"
-        unpack_pristine(project.cache / project.sdist, pristine, f"{project.name} {project.version}")
-        (Path(tmp) / DIFF_NAME).write_text(diff, encoding="utf-8")
-        git(pristine, "apply", "--index", str(Path(tmp) / DIFF_NAME))
-        if git(pristine, "write-tree").stdout.strip() != expected_tree:
-            raise SeriesError(f"{DIFF_NAME} applied to a pristine tree does not give the patched tree")
-    subjects = [email.message_from_string(p.read_text(encoding="utf-8"))["Subject"] for p in project.patch_files()]
-    subjects = [" ".join(subject.removeprefix("[PATCH] ").split()) for subject in subjects]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / DIFF_NAME).write_text(diff, encoding="utf-8")
-    description = (project.root / "pr" / "description.md").read_text(encoding="utf-8")
-    commits = "\n".join(f"{number}. {subject}" for number, subject in enumerate(subjects, 1))
-    (out / "PR.md").write_text(
-        f"{description}\n## Commits\n\n{commits}\n\n## Files\n\n```\n{stat}```\n", encoding="utf-8"
+        built = build_stack(project, stack, Path(tmp) / "stack")
+        # Each diff alone, applied on top of those before it to a pristine tree, must give the tree that was built
+        tree = Path(tmp) / "applied"
+        unpack_pristine(project.cache / project.sdist, tree, f"{project.name} {project.version}")
+        for level, item in enumerate(built, 1):
+            name = item.pr.name
+            diff_file = Path(tmp) / f"{name}.diff"
+            diff_file.write_text(item.diff, encoding="utf-8")
+            applied = git(tree, "apply", "--index", str(diff_file), check=False)
+            if applied.returncode != 0:
+                reason = (applied.stderr.strip().splitlines() or ["no output"])[0]
+                raise SeriesError(f"{name}.diff does not apply on top of the pull requests before it: {reason}")
+            if git(tree, "write-tree").stdout.strip() != item.tree:
+                raise SeriesError(f"{name}.diff applied on top of the pull requests before it gives another tree")
+            earlier = ", ".join(f"{number:02d}" for number in range(1, level))
+            base = "alone" if level == 1 or applies_alone(tree, diff_file) else f"only on top of {earlier}"
+            if python is None:
+                tests = "tests not run"
+            else:
+                try:
+                    tests = f"tests: {run_tests(python, tree, tests_of(stack, level, tree))}"
+                except SeriesError as error:
+                    raise SeriesError(f"{name}: tests of its tree: {error}") from None
+            commits = len(item.pr.patches)
+            lines.append(f"{name}: {commits} commit{'s' * (commits != 1)}, {item.stat.splitlines()[-1].strip()}")
+            lines[-1] += f"; applies to {project.version} {base}; {tests}"
+            rows.append((item, base))
+            print(lines[-1], flush=True)
+    shutil.rmtree(out, ignore_errors=True)
+    for item, base in rows:
+        folder = out / item.pr.name
+        folder.mkdir(parents=True)
+        (folder / f"{item.pr.slug}.diff").write_text(item.diff, encoding="utf-8")
+        (folder / "PR.md").write_text(pr_description(project, stack, item), encoding="utf-8")
+    listing = "\n".join(
+        f"{item.pr.number}. [{item.pr.title}]({item.pr.name}/PR.md): `{item.pr.name}/{item.pr.slug}.diff`; "
+        f"applies to {project.version} {base}"
+        for item, base in rows
     )
-    print(f"wrote {out / DIFF_NAME} ({len(diff.splitlines())} lines; applies to a pristine {project.version} tree)")
-    print(f"wrote {out / 'PR.md'}")
+    (out / "README.md").write_text(
+        f"# Pull requests to {project.name} {project.version}, in the order they are to be merged\n\n"
+        f"Each diff applies with `git apply` to a pristine {project.version} tree on top of the diffs above it "
+        f"(written by `make pr` from patches/ and {STACK}; each was tested on its tree).\n\n{listing}\n",
+        encoding="utf-8",
+    )
+    print(f"wrote {len(rows)} pull requests to {out}, listed in {out / 'README.md'}")
+
+
+def pr_description(project: Project, stack: list[PullRequest], item: BuiltPullRequest) -> str:
+    """The pull request's title, its place in the stack, its description, its commits and the files it changes."""
+    pr = item.pr
+    before = "; ".join(f"{p.number}. {p.title}" for p in stack[: pr.number - 1])
+    place = f"Stack: {pr.number} of {len(stack)} against {project.name} {project.version}"
+    place += f", on top of {before}" if before else ", the first"
+    commits = "\n".join(f"{number}. {subject}" for number, subject in enumerate(subjects(pr.patches), 1))
+    text = f"Title: {pr.title}\n{place}\n\n{pr.description.read_text(encoding='utf-8').rstrip()}\n"
+    return text + f"\n## Commits\n\n{commits or '(none: new files only)'}\n\n## Files\n\n```\n{item.stat}```\n"
 
 
 def command_quality(project: Project, ruff: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         build_upstream_tree(project, tree)
-        upstream_files = [name for name in touched_files(tree) if name.endswith(".py")]
+        touched = git(tree, "diff", "--cached", "--name-only", "upstream").stdout.split()
+        upstream_files = [name for name in touched if name.endswith(".py")]
         own_files = [
             str(path) for folder in OWN_SCRIPT_FOLDERS for path in sorted((project.root / folder).rglob("*.py"))
         ]
@@ -105,10 +303,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["pr", "quality"])
     parser.add_argument("--ruff", default=str(Path(sys.executable).parent / "ruff"), help="the ruff to run")
+    parser.add_argument("--python", default=sys.executable, help="the virtualenv's python that runs the tests")
     args = parser.parse_args(argv)
     project = Project(PROJECT_ROOT)
     if args.command == "pr":
-        return exit_status(lambda: command_pr(project, PROJECT_ROOT / "dist" / "pr"))
+        return exit_status(lambda: command_pr(project, PROJECT_ROOT / "dist" / "pr", args.python))
     return exit_status(lambda: command_quality(project, args.ruff))
 
 

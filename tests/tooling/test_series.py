@@ -367,13 +367,17 @@ def test_require_tools_refuses_when_git_is_not_on_path(monkeypatch, tmp_path):
 # ---- wheel --------------------------------------------------------------------------------------------------
 
 
-def test_wheel_is_the_patched_release_with_the_local_version_label(committed, capsys):
+def test_wheel_labels_its_metadata_but_keeps_the_release_as_version_so_checkpoints_match_stock(committed, capsys):
+    # Checkpoints record `transformers.__version__` and Trainer warns on resume when it differs from the running one:
+    # the label belongs in the distribution's metadata (what pip shows), never in `__version__`.
     assert series_main(committed, "wheel", "--python", sys.executable) == 0
     wheel = committed / "dist" / "transformers-5.24.0+time.1-py3-none-any.whl"
     assert f"built dist/{wheel.name}" in capsys.readouterr().out
     with zipfile.ZipFile(wheel) as archive:
         init = archive.read("transformers/__init__.py").decode()
-    assert init.startswith('__version__ = "5.24.0+time.1"\n')
+        metadata = archive.read("transformers-5.24.0+time.1.dist-info/METADATA").decode()
+    assert "\nVersion: 5.24.0+time.1\n" in metadata
+    assert init.startswith('__version__ = "5.24.0"\n')
     assert 'return f"hello {name}"' in init
 
 

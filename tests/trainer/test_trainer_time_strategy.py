@@ -26,8 +26,6 @@ import dataclasses
 import json
 import math
 import os
-import sys
-import tempfile
 import time
 import unittest
 from datetime import timedelta
@@ -46,14 +44,11 @@ from transformers import (
     TrainingArguments,
     is_torch_available,
 )
-from transformers.testing_utils import require_torch
-from transformers.trainer_callback import _check_period
+from transformers.testing_utils import TestCasePlus, require_torch
+from transformers.trainer_callback import _TimeSchedule
 from transformers.trainer_utils import SaveStrategy, parse_duration
 
-
-# The helpers live next to this file, in a folder that is not a package
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from time_strategy_testing import (  # noqa: E402
+from .time_strategy_testing import (
     FakeClock,
     TimedTrainer,
     expected_time_events,
@@ -108,7 +103,7 @@ class ScriptedMetrics:
 # =============================================================================
 
 
-class ParseDurationTest(unittest.TestCase):
+class ParseDurationTest(TestCasePlus):
     @parameterized.expand(
         [
             ("int", 90, 90.0),
@@ -198,13 +193,10 @@ class ParseDurationTest(unittest.TestCase):
 # =============================================================================
 
 
-class TimeTrainingArgumentsTest(unittest.TestCase):
+class TimeTrainingArgumentsTest(TestCasePlus):
     def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory()
-        self.output_dir = self._tmp.name
-
-    def tearDown(self):
-        self._tmp.cleanup()
+        super().setUp()
+        self.output_dir = self.get_auto_remove_tmp_dir()
 
     def make_args(self, args_class=TrainingArguments, **kwargs):
         return args_class(output_dir=self.output_dir, report_to=[], **kwargs)
@@ -465,18 +457,15 @@ class TimeTrainingArgumentsTest(unittest.TestCase):
 # =============================================================================
 
 
-class TimedTrainingTestCase(unittest.TestCase):
+class TimedTrainingTestCase(TestCasePlus):
     """
     Training runs on a fake clock: `TimedEventRecorder` advances it by the duration of each update step, `TimedTrainer`
     by the duration of each evaluation and save. See `time_strategy_testing.py`.
     """
 
     def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory()
-        self.output_dir = self._tmp.name
-
-    def tearDown(self):
-        self._tmp.cleanup()
+        super().setUp()
+        self.output_dir = self.get_auto_remove_tmp_dir()
 
     def train(self, **kwargs):
         trainer, recorder = make_timed_trainer(self.output_dir, **kwargs)
@@ -1032,16 +1021,15 @@ class TimeStrategyResumeTest(TimedTrainingTestCase):
             with open(os.path.join(output_dir, "checkpoint-6", TRAINER_STATE_NAME), encoding="utf-8") as f:
                 return json.load(f)
 
-        with tempfile.TemporaryDirectory() as steps_dir:
-            steps_state = saved_state(
-                steps_dir,
-                logging_strategy="steps",
-                logging_steps=2,
-                eval_strategy="steps",
-                eval_steps=3,
-                save_strategy="steps",
-                save_steps=3,
-            )
+        steps_state = saved_state(
+            self.get_auto_remove_tmp_dir(),
+            logging_strategy="steps",
+            logging_steps=2,
+            eval_strategy="steps",
+            eval_steps=3,
+            save_strategy="steps",
+            save_steps=3,
+        )
         time_state = saved_state(
             self.output_dir,
             logging_strategy="time",

@@ -14,7 +14,8 @@
 """
 Helpers to test the `"time"` logging, evaluation and save strategies without waiting.
 
-Time is simulated with a `FakeClock` that `DefaultFlowCallback` reads instead of `time.monotonic`:
+Time is simulated with a `FakeClock` that the time schedule of `DefaultFlowCallback` reads instead of
+`time.monotonic` (`patch_clock`):
 
 - `TimedEventRecorder`, a callback added after `DefaultFlowCallback`, advances the clock by the duration of each update
   step in `on_step_begin` (and of each later micro-batch in `on_substep_end`), and records the events it sees;
@@ -28,8 +29,10 @@ Nothing here sleeps, and every tensor is tiny: a whole training run takes a frac
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from unittest import mock
 
 from transformers import DefaultFlowCallback, Trainer, TrainerCallback, TrainingArguments, is_torch_available
+from transformers.trainer_callback import _TimeSchedule
 
 
 if is_torch_available():
@@ -58,6 +61,11 @@ class FakeClock:
         if seconds < 0:
             raise ValueError(f"A clock does not go back, got {seconds}s.")
         self.now += seconds
+
+
+def patch_clock(clock: Callable[[], float]):
+    """A context manager (or, with `.start()`, a patch for the whole process) making time schedules read `clock`."""
+    return mock.patch.object(_TimeSchedule, "clock", clock)
 
 
 def tiny_llama_config() -> "LlamaConfig":
@@ -184,8 +192,8 @@ class TimedEventRecorder(TrainerCallback):
 
 class TimedTrainer(Trainer):
     """
-    A `Trainer` whose `DefaultFlowCallback` reads `clock`, and on which an evaluation lasts `eval_duration` seconds
-    and a checkpoint save `save_duration` seconds of that clock.
+    A `Trainer` whose time schedules read `clock` while it trains or evaluates, and on which an evaluation lasts
+    `eval_duration` seconds and a checkpoint save `save_duration` seconds of that clock.
     """
 
     def __init__(self, *args, clock: FakeClock, eval_duration: float = 0.0, save_duration: float = 0.0, **kwargs):
@@ -193,11 +201,15 @@ class TimedTrainer(Trainer):
         self.clock = clock
         self.eval_duration = eval_duration
         self.save_duration = save_duration
-        default_flow_callback(self).clock = clock
+
+    def train(self, *args, **kwargs):
+        with patch_clock(self.clock):
+            return super().train(*args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
         self.clock.advance(self.eval_duration)
-        return super().evaluate(*args, **kwargs)
+        with patch_clock(self.clock):
+            return super().evaluate(*args, **kwargs)
 
     def _save_checkpoint(self, *args, **kwargs):
         super()._save_checkpoint(*args, **kwargs)
@@ -262,21 +274,23 @@ def expected_time_events(
     eval_duration: float = 0.0,
     save_duration: float = 0.0,
     first_step: int = 1,
+    new_best_at: Iterable[int] = (),
 ) -> list[tuple[str, int]]:
     """
     The `(event name, global step)` sequence `TimedEventRecorder` should see when `train()` runs update steps
     `first_step` to `max_steps` under `args`, every strategy being `"time"` or `"no"`, from these rules:
 
+    - every interval, and `eval_delay`, counts from the end of the first update step of `train()`, so nothing
+      time-based happens at that step; `logging_first_step` still logs step 1;
     - an event of a kind (log, evaluation, save) is due at the end of the first update step by which its interval has
-      elapsed since training resumed after the previous event of that kind, or since the start of `train()`;
-    - nothing time-based happens on the first update step of `train()`; `logging_first_step` still logs step 1;
-    - no evaluation is due before `eval_delay` seconds since the start of `train()`;
-    - with `load_best_model_at_end`, once `eval_delay` is over, a save is only due together with an evaluation;
+      elapsed since the previous event of that kind ended;
+    - no evaluation is due before `eval_delay`;
+    - with `load_best_model_at_end`, once `eval_delay` is over, a save brings its evaluation, and an evaluation that
+      sets a new best (at the steps `new_best_at`) brings its save;
     - the last step evaluates (once `eval_delay` is over) and saves, once even if they were due anyway;
     - within a step: the training log, then the evaluation (its metrics log, then `on_evaluate`), then the save.
 
-    Time is checked at the end of every update step, as a single process does (several processes may agree to check
-    only every few steps).
+    Time is checked at the end of every update step, as a single process does.
     """
     duration = as_duration_function(step_duration)
     intervals = {}
@@ -286,27 +300,23 @@ def expected_time_events(
             intervals[kind] = getattr(args, f"{kind}_time")
         elif strategy != "no":
             raise NotImplementedError(f"Only 'time' and 'no' strategies are simulated, got {kind}_strategy={strategy}")
+    eval_delay = args.eval_delay if "eval" in intervals else 0
+    new_best_at = set(new_best_at)
 
     now = 0.0
-    train_start = now
-    interval_start = dict.fromkeys(intervals, now)
-    finished = set()  # kinds of the events that ran since the previous step
     events = [("on_train_begin", first_step - 1)]
     for step in range(first_step, max_steps + 1):
-        for kind in finished:
-            interval_start[kind] = now  # training resumes
-        finished = set()
         now += duration(step)
         events.append(("on_step_end", step))
-
-        due = set()
-        if step > first_step:
-            due = {kind for kind, interval in intervals.items() if now - interval_start[kind] >= interval}
-        eval_delay_over = now - train_start >= args.eval_delay
+        if step == first_step:
+            start = now
+            restarted = dict.fromkeys(intervals, now)
+        due = {kind for kind, interval in intervals.items() if now - restarted[kind] >= interval}
+        eval_delay_over = now - start >= eval_delay
         if not eval_delay_over:
             due.discard("eval")
-        if args.load_best_model_at_end and eval_delay_over and "eval" not in due:
-            due.discard("save")
+        elif args.load_best_model_at_end and "save" in due:
+            due.add("eval")
         if step == max_steps:
             if "eval" in intervals and eval_delay_over:
                 due.add("eval")
@@ -314,16 +324,21 @@ def expected_time_events(
                 due.add("save")
         if args.logging_first_step and step == 1:
             due.add("logging")
+        if args.load_best_model_at_end and "eval" in due and step in new_best_at:
+            due.add("save")
 
+        # Each interval restarts when its event ends
         if "logging" in due:
             events.append(("on_log", step))
+            restarted["logging"] = now
         if "eval" in due:
             now += eval_duration
             events += [("on_log", step), ("on_evaluate", step)]
+            restarted["eval"] = now
         if "save" in due:
             now += save_duration
             events.append(("on_save", step))
-        finished = due
+            restarted["save"] = now
     # The summary of the run is logged at the end of `train()`
     events += [("on_log", max_steps), ("on_train_end", max_steps)]
     return events
@@ -331,15 +346,17 @@ def expected_time_events(
 
 def steps_due_every(durations: Iterable[float], interval: float, first_step: int = 1) -> list[int]:
     """
-    The steps at whose end `interval` seconds of training have passed since the start of the step after the previous
-    one, or since the start of training; never `first_step`. `durations` lists the duration of each step from
-    `first_step` on, and nothing but training takes time.
+    The steps at whose end `interval` seconds of training have passed since the end of the previous one, or of
+    `first_step` (intervals count from there). `durations` lists the duration of each step from `first_step` on, and
+    nothing but training takes time.
     """
     steps = []
     elapsed = 0.0
     for step, step_duration in enumerate(durations, start=first_step):
+        if step == first_step:
+            continue
         elapsed += step_duration
-        if step > first_step and elapsed >= interval:
+        if elapsed >= interval:
             steps.append(step)
             elapsed = 0.0
     return steps

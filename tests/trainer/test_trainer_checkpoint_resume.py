@@ -1,0 +1,472 @@
+# Copyright 2026 The HuggingFace Team. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+Crash-safe resume: a job killed at any moment, even while it writes `checkpoint-N`, resumes with
+`resume_from_checkpoint=True` from its newest complete checkpoint.
+
+The kill tests run a training job in a child process that SIGKILLs itself when it reaches a named point of
+`Trainer._save_checkpoint` (see `KILL_POINTS`), then resume it in a fresh child process. Children are forked from a
+forkserver that has imported transformers once, so that a case takes about a second rather than the import time.
+"""
+
+import json
+import multiprocessing
+import os
+import random
+import re
+import shutil
+import signal
+import sys
+import unittest
+
+from parameterized import parameterized
+
+from transformers import Trainer, TrainerCallback, TrainingArguments, is_torch_available
+from transformers.testing_utils import CaptureLogger, TestCasePlus, require_torch
+from transformers.trainer_callback import TrainerState
+from transformers.trainer_utils import get_last_checkpoint, rotate_checkpoints
+from transformers.utils import logging
+
+
+if is_torch_available():
+    import safetensors.torch
+    import torch
+
+    import transformers.modeling_utils
+    import transformers.trainer_callback
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+
+VOCAB_SIZE = 32
+SEQUENCE_LENGTH = 8
+CHILD_TIMEOUT_SECONDS = 120  # a hang must fail the test, not CI
+
+# Where a child kills itself, in the order `_save_checkpoint` gets there.
+KILL_POINTS = (
+    "before_save",  # a save is due, nothing written yet
+    "after_model",  # weights and config written
+    "after_optimizer",  # optimizer and scheduler written
+    "after_rng",  # RNG states written
+    "before_trainer_state",  # everything but trainer_state.json written
+    "while_trainer_state",  # half of trainer_state.json written
+    "in_rotation",  # checkpoint complete, the previous one half deleted by `save_total_limit`
+)
+
+
+def tiny_model():
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=VOCAB_SIZE,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+    )
+    return LlamaForCausalLM(config)
+
+
+class RandomTokens(torch.utils.data.Dataset if is_torch_available() else object):
+    def __init__(self, length=64, seed=0):
+        generator = torch.Generator().manual_seed(seed)
+        self.input_ids = torch.randint(0, VOCAB_SIZE, (length, SEQUENCE_LENGTH), generator=generator)
+
+    def __len__(self):
+        return len(self.input_ids)
+
+    def __getitem__(self, i):
+        return {"input_ids": self.input_ids[i], "labels": self.input_ids[i]}
+
+
+class RecordResume(TrainerCallback):
+    """Writes down the step training starts from and the step it ends at."""
+
+    def __init__(self, path):
+        self.path, self.result = path, {}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.result["start_step"] = state.global_step
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.result["end_step"] = state.global_step
+        if args.process_index == 0:
+            with open(self.path, "w", encoding="utf-8") as f:
+                json.dump(self.result, f)
+
+
+class KillSwitch:
+    """
+    Patches the save path of `Trainer` so that this process SIGKILLs itself when it reaches `point` during save number
+    `on_save` (1-based), and writes to `journal` the step of every checkpoint whose `trainer_state.json` was written.
+
+    `point` is one of `KILL_POINTS`, or `"write-K"`: just before the K-th file write of that save (model weights,
+    `torch.save` and `trainer_state.json` writes count).
+    """
+
+    def __init__(self, point=None, on_save=2, journal=None):
+        self.point, self.on_save, self.journal = point, on_save, journal
+        self.saves, self.in_save, self.writes, self.writing_state = 0, False, 0, False
+
+    def armed(self):
+        return self.in_save and self.saves == self.on_save
+
+    def reached(self, point):
+        if self.armed() and point == self.point:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def write(self):
+        if self.armed():
+            self.writes += 1
+            self.reached(f"write-{self.writes}")
+
+    def install(self):
+        switch = self
+
+        def after(method, point):
+            def wrapper(*args, **kwargs):
+                result = method(*args, **kwargs)
+                switch.reached(point)
+                return result
+
+            return wrapper
+
+        save_checkpoint = Trainer._save_checkpoint
+
+        def _save_checkpoint(trainer, *args, **kwargs):
+            switch.saves, switch.in_save, switch.writes = switch.saves + 1, True, 0
+            switch.reached("before_save")
+            save_checkpoint(trainer, *args, **kwargs)
+            switch.in_save = False
+
+        Trainer._save_checkpoint = _save_checkpoint
+        Trainer.save_model = after(Trainer.save_model, "after_model")
+        Trainer._save_optimizer_and_scheduler = after(Trainer._save_optimizer_and_scheduler, "after_optimizer")
+        Trainer._save_rng_state = after(Trainer._save_rng_state, "after_rng")
+
+        save_to_json = TrainerState.save_to_json
+
+        def state_save_to_json(state, json_path):
+            switch.reached("before_trainer_state")
+            switch.write()
+            switch.writing_state = True
+            try:
+                save_to_json(state, json_path)
+            finally:
+                switch.writing_state = False
+            folder = os.path.dirname(json_path)
+            if switch.journal and re.fullmatch(r"checkpoint-\d+", os.path.basename(folder)):
+                with open(switch.journal, "a", encoding="utf-8") as f:
+                    f.write(f"{os.path.basename(folder)}\n")
+
+        TrainerState.save_to_json = state_save_to_json
+
+        class HalfWrite:
+            """A text file that dies once half of what it is given is on disk."""
+
+            def __init__(self, file):
+                self.file = file
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.file.close()
+
+            def write(self, text):
+                self.file.write(text[: len(text) // 2])
+                self.file.flush()
+                switch.reached("while_trainer_state")
+                return self.file.write(text[len(text) // 2 :])
+
+            def __getattr__(self, name):
+                return getattr(self.file, name)
+
+        def open_in_trainer_callback(file, mode="r", *args, **kwargs):
+            opened = open(file, mode, *args, **kwargs)
+            return HalfWrite(opened) if switch.writing_state and "w" in mode else opened
+
+        transformers.trainer_callback.open = open_in_trainer_callback
+
+        torch_save = torch.save
+
+        def counted_torch_save(*args, **kwargs):
+            switch.write()
+            return torch_save(*args, **kwargs)
+
+        torch.save = counted_torch_save
+        safe_save_file = transformers.modeling_utils.safe_save_file
+
+        def counted_safe_save_file(*args, **kwargs):
+            switch.write()
+            return safe_save_file(*args, **kwargs)
+
+        transformers.modeling_utils.safe_save_file = counted_safe_save_file
+
+        rmtree = shutil.rmtree
+
+        def rmtree_killed_halfway(path, *args, **kwargs):
+            if switch.armed() and switch.point == "in_rotation":
+                files = sorted(os.listdir(path))
+                for name in files[: len(files) // 2]:
+                    target = os.path.join(path, name)
+                    os.remove(target) if os.path.isfile(target) else rmtree(target)
+                switch.reached("in_rotation")
+            return rmtree(path, *args, **kwargs)
+
+        shutil.rmtree = rmtree_killed_halfway
+
+
+def train_tiny_model(output_dir, max_steps=6, resume_from_checkpoint=None, kill_at=None, kill_on_save=2, **kwargs):
+    """
+    One training job: a tiny Llama saving every 2 steps, killed at `kill_at` during save `kill_on_save` if given.
+    Writes `result.json` (first and last step) and `journal.txt` (checkpoints whose `trainer_state.json` was written)
+    in `output_dir`.
+    """
+    if kill_at is not None:  # only ever in a child process: it patches `Trainer` for good
+        torch.set_num_threads(1)
+        KillSwitch(kill_at, kill_on_save, journal=os.path.join(output_dir, "journal.txt")).install()
+    kwargs = {"save_steps": 2, "report_to": [], "disable_tqdm": True, "use_cpu": True, **kwargs}
+    args = TrainingArguments(output_dir, max_steps=max_steps, per_device_train_batch_size=2, **kwargs)
+    recorder = RecordResume(os.path.join(output_dir, "result.json"))
+    trainer = Trainer(model=tiny_model(), args=args, train_dataset=RandomTokens(), callbacks=[recorder])
+    trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+
+
+def _run_and_exit(target, kwargs):
+    try:
+        target(**kwargs)
+    except BaseException as error:
+        print(f"{type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        os._exit(1)
+    os._exit(0)
+
+
+_forkserver = None
+
+
+def run_in_fresh_process(target, timeout=CHILD_TIMEOUT_SECONDS, **kwargs):
+    """Runs `target(**kwargs)` in a new process forked from a server that has this module imported: its exit code."""
+    global _forkserver
+    if _forkserver is None:
+        _forkserver = multiprocessing.get_context("forkserver")
+        _forkserver.set_forkserver_preload([__name__])
+    process = _forkserver.Process(target=_run_and_exit, args=(target, kwargs))
+    process.start()
+    process.join(timeout)
+    if process.is_alive():
+        process.kill()
+        process.join()
+        raise AssertionError(f"{target.__name__}({kwargs}) did not finish in {timeout}s")
+    return process.exitcode
+
+
+def newest_journaled_step(output_dir):
+    """The step of the last checkpoint whose `trainer_state.json` was fully written, 0 if none."""
+    path = os.path.join(output_dir, "journal.txt")
+    if not os.path.exists(path):
+        return 0
+    with open(path, encoding="utf-8") as f:
+        return int(f.read().split()[-1].split("-")[-1])
+
+
+def read_result(output_dir):
+    with open(os.path.join(output_dir, "result.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def make_checkpoint(output_dir, step, complete=True, truncated_state=False):
+    """A checkpoint folder with placeholder files; `complete` ones end with `trainer_state.json`, as `Trainer` writes."""
+    folder = os.path.join(output_dir, f"checkpoint-{step}")
+    os.makedirs(folder)
+    for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(b"placeholder")
+    if complete:
+        TrainerState(global_step=step).save_to_json(os.path.join(folder, "trainer_state.json"))
+    elif truncated_state:
+        with open(os.path.join(folder, "trainer_state.json"), "w", encoding="utf-8") as f:
+            f.write('{\n  "global_step": ')
+    return folder
+
+
+def checkpoint_folders(output_dir):
+    return sorted((name for name in os.listdir(output_dir) if name.startswith("checkpoint-")), key=lambda name: int(name.split("-")[-1]))
+
+
+class CheckpointCompletenessTest(TestCasePlus):
+    def test_get_last_checkpoint_picks_the_newest_complete_checkpoint(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        make_checkpoint(output_dir, 2)
+        make_checkpoint(output_dir, 4)
+        make_checkpoint(output_dir, 6, complete=False)
+        make_checkpoint(output_dir, 8, complete=False, truncated_state=True)
+        logger = logging.get_logger("transformers.trainer_utils")
+        with CaptureLogger(logger) as captured:
+            self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-4"))
+        # One warning line names every incomplete folder skipped, and why
+        self.assertEqual(len(captured.out.strip().splitlines()), 1, captured.out)
+        self.assertIn("checkpoint-8 (trainer_state.json is unreadable)", captured.out)
+        self.assertIn("checkpoint-6 (no trainer_state.json)", captured.out)
+        self.assertIn("checkpoint-4", captured.out)
+
+    def test_get_last_checkpoint_says_nothing_when_the_newest_checkpoint_is_complete(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        make_checkpoint(output_dir, 2, complete=False)
+        make_checkpoint(output_dir, 4)
+        with CaptureLogger(logging.get_logger("transformers.trainer_utils")) as captured:
+            self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-4"))
+        self.assertEqual(captured.out, "")
+
+    def test_get_last_checkpoint_is_none_without_a_complete_checkpoint(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        self.assertIsNone(get_last_checkpoint(output_dir))
+        make_checkpoint(output_dir, 2, complete=False)
+        self.assertIsNone(get_last_checkpoint(output_dir))
+
+    def test_trainer_state_is_replaced_atomically(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        path = os.path.join(output_dir, "trainer_state.json")
+        TrainerState(global_step=2).save_to_json(path)
+        TrainerState(global_step=4).save_to_json(path)
+        self.assertEqual(os.listdir(output_dir), ["trainer_state.json"])  # no temporary file left behind
+        self.assertEqual(TrainerState.load_from_json(path).global_step, 4)
+
+
+class CheckpointRotationTest(TestCasePlus):
+    def test_rotation_never_deletes_the_newest_complete_checkpoint_to_keep_an_incomplete_one(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        make_checkpoint(output_dir, 2)
+        make_checkpoint(output_dir, 4)
+        make_checkpoint(output_dir, 6, complete=False)  # newer, and its save was interrupted
+        rotate_checkpoints(output_dir, save_total_limit=1, use_mtime=True)
+        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-4", "checkpoint-6"])
+
+    def test_rotation_keeps_the_best_and_the_newest_complete_checkpoints(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        best = make_checkpoint(output_dir, 2)
+        make_checkpoint(output_dir, 4)
+        make_checkpoint(output_dir, 6)
+        make_checkpoint(output_dir, 8, complete=False)
+        rotate_checkpoints(output_dir, save_total_limit=1, best_model_checkpoint=best, use_mtime=True)
+        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-2", "checkpoint-6", "checkpoint-8"])
+
+    def test_rotation_removes_leftovers_older_than_a_complete_checkpoint_and_no_complete_one(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        make_checkpoint(output_dir, 2, complete=False, truncated_state=True)
+        make_checkpoint(output_dir, 4)
+        make_checkpoint(output_dir, 6, complete=False)
+        make_checkpoint(output_dir, 8)
+        make_checkpoint(output_dir, 10, complete=False)
+        rotate_checkpoints(output_dir, save_total_limit=3, use_mtime=True)
+        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-4", "checkpoint-8", "checkpoint-10"])
+
+    def test_without_save_total_limit_nothing_is_deleted(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        make_checkpoint(output_dir, 2, complete=False)
+        make_checkpoint(output_dir, 4)
+        rotate_checkpoints(output_dir, save_total_limit=None)
+        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-2", "checkpoint-4"])
+
+
+@require_torch
+class ResumeFromIncompleteCheckpointTest(TestCasePlus):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # One job trained in this process: checkpoint-2, checkpoint-4, checkpoint-6
+        cls.trained_dir = cls().get_auto_remove_tmp_dir(after=False)
+        train_tiny_model(cls.trained_dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.trained_dir, ignore_errors=True)
+        super().tearDownClass()
+
+    def copy_checkpoint(self, step=4, without=()):
+        output_dir = self.get_auto_remove_tmp_dir()
+        checkpoint = os.path.join(output_dir, f"checkpoint-{step}")
+        shutil.copytree(os.path.join(self.trained_dir, f"checkpoint-{step}"), checkpoint)
+        for name in without:
+            os.remove(os.path.join(checkpoint, name))
+        return output_dir, checkpoint
+
+    @parameterized.expand(
+        [
+            ("trainer_state", "trainer_state.json"),
+            ("optimizer", "optimizer.pt"),
+            ("scheduler", "scheduler.pt"),
+            ("model_weights", "model.safetensors"),
+        ]
+    )
+    def test_explicit_path_to_an_incomplete_checkpoint_is_refused_naming_what_is_missing(self, _, missing):
+        output_dir, checkpoint = self.copy_checkpoint(without=[missing])
+        with self.assertRaises(ValueError) as refused:
+            train_tiny_model(output_dir, resume_from_checkpoint=checkpoint)
+        self.assertIn(checkpoint, str(refused.exception))
+        self.assertIn(missing.split(".")[0] if missing == "model.safetensors" else missing, str(refused.exception))
+        self.assertFalse(os.path.exists(os.path.join(output_dir, "result.json")), "training must not start")
+
+    def test_resume_true_skips_an_incomplete_checkpoint(self):
+        output_dir, _ = self.copy_checkpoint(step=2)
+        shutil.copytree(os.path.join(self.trained_dir, "checkpoint-4"), os.path.join(output_dir, "checkpoint-4"))
+        os.remove(os.path.join(output_dir, "checkpoint-4", "trainer_state.json"))
+        train_tiny_model(output_dir, resume_from_checkpoint=True)
+        self.assertEqual(read_result(output_dir), {"start_step": 2, "end_step": 6})
+
+    def test_save_only_model_checkpoint_resumes_only_with_save_only_model(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        train_tiny_model(output_dir, max_steps=2, save_only_model=True)
+        checkpoint = os.path.join(output_dir, "checkpoint-2")
+        self.assertFalse(os.path.exists(os.path.join(checkpoint, "optimizer.pt")))
+        # Documented: such a checkpoint is for `from_pretrained`; resuming a full training from it is refused...
+        with self.assertRaises(ValueError) as refused:
+            train_tiny_model(output_dir, max_steps=4, resume_from_checkpoint=checkpoint)
+        self.assertIn("optimizer.pt", str(refused.exception))
+        self.assertIn("save_only_model", str(refused.exception))
+        # ...but a `save_only_model` job resumes from its own checkpoints, with a fresh optimizer and scheduler
+        train_tiny_model(output_dir, max_steps=4, resume_from_checkpoint=True, save_only_model=True)
+        self.assertEqual(read_result(output_dir), {"start_step": 2, "end_step": 4})
+
+
+@require_torch
+class KilledJobResumesTest(TestCasePlus):
+    """A job SIGKILLed anywhere in a save resumes with `resume_from_checkpoint=True` from its newest complete one."""
+
+    def kill_and_resume(self, kill_at, kill_on_save=2):
+        output_dir = self.get_auto_remove_tmp_dir()
+        job = {"output_dir": output_dir, "save_total_limit": 1}
+        exitcode = run_in_fresh_process(train_tiny_model, kill_at=kill_at, kill_on_save=kill_on_save, **job)
+        self.assertEqual(exitcode, -signal.SIGKILL, f"the job was not killed at {kill_at}")
+        newest_complete = newest_journaled_step(output_dir)
+        self.assertGreater(newest_complete, 0)
+
+        exitcode = run_in_fresh_process(train_tiny_model, resume_from_checkpoint=True, **job)
+        self.assertEqual(exitcode, 0, f"the job killed at {kill_at} did not resume")
+        self.assertEqual(read_result(output_dir), {"start_step": newest_complete, "end_step": 6})
+        # Leftovers were overwritten or cleaned up: only the final checkpoint stays, complete
+        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-6"])
+        self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-6"))
+
+    @parameterized.expand([(point,) for point in KILL_POINTS])
+    def test_job_killed_at_a_named_point_resumes_from_its_newest_complete_checkpoint(self, point):
+        self.kill_and_resume(point)
+
+    @parameterized.expand([(seed,) for seed in range(3)])
+    def test_job_killed_at_a_random_file_write_resumes_from_its_newest_complete_checkpoint(self, seed):
+        draw = random.Random(seed)
+        self.kill_and_resume(f"write-{draw.randint(1, 6)}", kill_on_save=draw.randint(2, 3))
+
+
+if __name__ == "__main__":
+    unittest.main()
