@@ -46,7 +46,7 @@ from transformers import (
 )
 from transformers.testing_utils import TestCasePlus, require_torch
 from transformers.trainer_callback import _TimeSchedule
-from transformers.trainer_utils import SaveStrategy, parse_duration
+from transformers.trainer_utils import HPSearchBackend, SaveStrategy, parse_duration
 
 from .time_strategy_testing import (
     FakeClock,
@@ -59,12 +59,17 @@ from .time_strategy_testing import (
 
 
 if is_torch_available():
+    import torch
+    from safetensors.torch import load_file
+
     from transformers.trainer import TRAINER_STATE_NAME
 
 
 TIME_KINDS = [("logging", "logging_strategy"), ("eval", "eval_strategy"), ("save", "save_strategy")]
 CALLBACK_LOGGER = "transformers.trainer_callback"
 TRAINING_ARGS_LOGGER = "transformers.training_args"
+# Hooks of DefaultFlowCallback a subclass may override without calling `super()`
+SUBCLASS_HOOKS = ["__init__", "on_train_begin", "on_step_begin", "on_log", "on_evaluate", "on_save", "on_train_end"]
 SLOW_EVENT_WARNINGS = {"eval": "An evaluation took", "save": "Saving a checkpoint took"}
 
 
@@ -74,7 +79,9 @@ def irregular_step_duration(step: int) -> float:
 
 
 class RequestAt(TrainerCallback):
-    """Asks for an evaluation or a save (`kind`) at the end of update step `step`, as any callback may."""
+    """Asks for a log, an evaluation or a save (`kind`) at the end of update step `step`, as any callback may."""
+
+    FLAGS = {"logging": "should_log", "eval": "should_evaluate", "save": "should_save"}
 
     def __init__(self, kind: str, step: int):
         self.kind = kind
@@ -82,7 +89,7 @@ class RequestAt(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step == self.step:
-            setattr(control, "should_evaluate" if self.kind == "eval" else "should_save", True)
+            setattr(control, self.FLAGS[self.kind], True)
 
 
 class ScriptedMetrics:
@@ -162,6 +169,11 @@ class ParseDurationTest(TestCasePlus):
             ("nan_string", "nan"),
             ("inf_string", "inf"),
             ("huge_string", "1e400"),
+            # Every string form takes ASCII digits only, without the extras `float()` accepts
+            ("exponent", "1e3"),
+            ("underscore_in_number", "1_000"),
+            ("non_ascii_digits", "\u0661\u0662"),
+            ("non_ascii_digits_with_unit", "\u0661\u0662m"),
         ]
     )
     def test_refused_forms_raise_value_error_naming_the_field(self, _, value):
@@ -172,6 +184,17 @@ class ParseDurationTest(TestCasePlus):
         self.assertIn(repr(value), message)
         for accepted_form in ('"90s"', '"30m"', '"1.5h"', '"1h30m"', '"2d"', "HH:MM:SS", "DD:HH:MM:SS", "timedelta"):
             self.assertIn(accepted_form, message)
+
+    @parameterized.expand([("units_out_of_order", "30m1h"), ("capital_unit", "1H"), ("word", "soon"), ("nan", math.nan)])
+    def test_malformed_value_is_told_it_is_not_a_duration(self, _, value):
+        with self.assertRaisesRegex(ValueError, r"^`save_time` is not a duration: ") as context:
+            parse_duration(value, "save_time")
+        self.assertNotIn("positive", str(context.exception))
+
+    @parameterized.expand([("zero", 0), ("zero_with_unit", "0s"), ("negative", -5), ("negative_with_unit", "-5m")])
+    def test_zero_or_negative_duration_is_told_it_must_be_positive(self, _, value):
+        with self.assertRaisesRegex(ValueError, r"^`save_time` must be positive, got "):
+            parse_duration(value, "save_time")
 
     @parameterized.expand(
         [
@@ -391,12 +414,43 @@ class TimeTrainingArgumentsTest(TestCasePlus):
             self.make_args(eval_strategy="time", eval_time="1m", eval_delay="soon")
         self.assertIn("`eval_delay`", str(context.exception))
 
-    def test_eval_delay_from_command_line_is_seconds(self):
-        # The field keeps upstream's `float` type, so the command line takes seconds and refuses units
+    @parameterized.expand([("seconds", "600", 600.0), ("units", "10m", 600.0), ("clock", "00:10:00", 600.0)])
+    def test_eval_delay_from_command_line_takes_a_duration_under_time_strategy(self, _, eval_delay, seconds):
         command_line = [*("--output_dir", self.output_dir, "--report_to", "none", "--eval_strategy", "time")]
-        command_line += ["--eval_time", "1m", "--eval_delay", "600"]
+        command_line += ["--eval_time", "1m", "--eval_delay", eval_delay]
         (args,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(command_line)
+        self.assertEqual(args.eval_delay, seconds)
+
+    def test_eval_delay_from_a_config_file_takes_a_duration_under_time_strategy(self):
+        config = os.path.join(self.output_dir, "config.json")
+        with open(config, "w", encoding="utf-8") as f:
+            json.dump({"output_dir": self.output_dir, "eval_strategy": "time", "eval_time": "1m", "eval_delay": "10m"}, f)
+        (args,) = HfArgumentParser(TrainingArguments).parse_json_file(config)
         self.assertEqual(args.eval_delay, 600.0)
+
+    def test_eval_delay_from_command_line_under_steps_strategy_is_a_number_of_steps(self):
+        command_line = [*("--output_dir", self.output_dir, "--report_to", "none", "--eval_strategy", "steps")]
+        command_line += ["--eval_steps", "10", "--eval_delay", "5"]
+        (args,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(command_line)
+        self.assertEqual(args.eval_delay, 5.0)
+
+    @parameterized.expand([("steps", {"eval_steps": 10}), ("epoch", {})])
+    def test_duration_eval_delay_under_another_strategy_is_refused_naming_the_field(self, strategy, kwargs):
+        # It used to be accepted here, and to fail at the second step with a TypeError
+        with self.assertRaisesRegex(ValueError, f"`eval_delay` must be a number of steps or epochs.*'{strategy}'"):
+            self.make_args(eval_strategy=strategy, eval_delay="10m", **kwargs)
+
+    @parameterized.expand(
+        [
+            ("logging", "logging_strategy", {"logging_time": 60, "logging_steps": 7}),
+            ("eval", "eval_strategy", {"eval_time": 60, "eval_steps": 7}),
+            ("save", "save_strategy", {"save_time": 60, "save_steps": 7}),
+        ]
+    )
+    def test_step_interval_beside_a_time_strategy_is_ignored_with_a_warning(self, kind, strategy_field, kwargs):
+        with self.assertLogs(TRAINING_ARGS_LOGGER, level="WARNING") as logs:
+            self.make_args(**{strategy_field: "time"}, **kwargs)
+        self.assertTrue(any(f"`{kind}_steps` (7) is ignored" in line for line in logs.output), logs.output)
 
     def test_zero_eval_delay_is_no_delay_in_every_form(self):
         for delay in (0, "0", "0s", "00:00:00"):
@@ -479,7 +533,7 @@ class TimedTrainingTestCase(TestCasePlus):
 @require_torch
 class TimeStrategyFlowTest(TimedTrainingTestCase):
     def test_default_clock_is_monotonic(self):
-        self.assertIs(DefaultFlowCallback().clock, time.monotonic)
+        self.assertIs(_TimeSchedule.clock, time.monotonic)
 
     # (a) An event fires at the first step whose end is at least its interval after the interval start
 
@@ -499,9 +553,9 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
 
         expected = steps_due_every([step_duration] * max_steps, logging_time)
         self.assertEqual(recorder.steps("train_log"), expected)
-        # The same schedule in closed form: every `period` steps, never on step 1
+        # The same schedule in closed form: every `period` steps, counted from the end of step 1
         period = math.ceil(logging_time / step_duration)
-        self.assertEqual(expected, list(range(max(2, period), max_steps + 1, period)))
+        self.assertEqual(expected, list(range(1 + period, max_steps + 1, period)))
 
     def test_log_at_first_step_whose_end_reaches_logging_time_with_irregular_steps(self):
         max_steps = 20
@@ -511,20 +565,20 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
         durations = [irregular_step_duration(step) for step in range(1, max_steps + 1)]
         self.assertEqual(recorder.steps("train_log"), steps_due_every(durations, 6))
 
-        # Each log came at the first step by which 6s of training had passed since the previous one
-        previous_end = 0.0
+        # Each log came at the first step by which 6s of training had passed since the previous one (or step 1)
         step_ends = {event.step: event.trained for event in recorder.select("on_step_end")}
+        previous_end = step_ends[1]
         for step in recorder.steps("train_log"):
             self.assertGreaterEqual(step_ends[step] - previous_end, 6)
             self.assertLess(step_ends[step - 1] - previous_end, 6)
             previous_end = step_ends[step]
 
-    # (b) An interval counts from when training resumes after the previous event of its kind
+    # (b) An interval counts from the end of the previous event of its kind
 
     @parameterized.expand([("eval",), ("save",)])
     def test_slow_event_never_repeats_on_consecutive_steps(self, kind):
         # The last step is due anyway: every event is time-based
-        max_steps, interval, event_duration = 12, 3.0, 10.0
+        max_steps, interval, event_duration = 13, 3.0, 10.0
         trainer, recorder = self.train(
             max_steps=max_steps,
             step_duration=1.0,
@@ -534,7 +588,7 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
         events = recorder.select(event_name)
         steps = [event.step for event in events]
 
-        self.assertEqual(steps, [3, 6, 9, 12])
+        self.assertEqual(steps, [4, 7, 10, 13])
         self.assertEqual(steps, steps_due_every([1.0] * max_steps, interval))
         trained_at = {event.step: event.trained for event in recorder.select("on_step_end")}
         for previous, current in zip(steps, steps[1:]):
@@ -547,7 +601,8 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
             self.assertEqual(event.time - step_end_times[event.step], event_duration)
 
     def test_evaluation_time_counts_towards_other_intervals(self):
-        # The save interval runs on during the 10s evaluation of step 3: a save is due at the end of step 4
+        # Intervals count from the end of step 1 (1s). The save interval runs on during the 10s evaluation of step 4
+        # (4s to 14s): a save is due at the end of step 5 (15s), 3s of training later
         trainer, recorder = self.train(
             max_steps=8,
             eval_strategy="time",
@@ -556,22 +611,24 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
             save_strategy="time",
             save_time=5,
         )
-        self.assertEqual(recorder.steps("on_evaluate"), [3, 6, 8])
-        self.assertEqual(recorder.steps("on_save"), [4, 7, 8])
+        self.assertEqual(recorder.steps("on_evaluate"), [4, 7, 8])
+        self.assertEqual(recorder.steps("on_save"), [5, 8])
 
-    def test_evaluation_on_start_restarts_the_eval_interval(self):
-        # The evaluation before training ends at 10s: the next one is due 3s of training later, at the end of step 3
+    def test_evaluation_on_start_does_not_count_towards_the_eval_interval(self):
+        # The 10s evaluation before training is not training time: the next one is due 3s after the end of step 1
         trainer, recorder = self.train(
             max_steps=8, eval_on_start=True, eval_strategy="time", eval_time=3, eval_duration=10
         )
-        self.assertEqual(recorder.steps("on_evaluate"), [0, 3, 6, 8])
+        self.assertEqual(recorder.steps("on_evaluate"), [0, 4, 7, 8])
 
-    @parameterized.expand([("eval", "on_evaluate"), ("save", "on_save")])
+    @parameterized.expand([("logging", "train_log"), ("eval", "on_evaluate"), ("save", "on_save")])
     def test_event_requested_by_a_callback_restarts_the_interval(self, kind, event_name):
         trainer, recorder = self.train(
             max_steps=12, callbacks=[RequestAt(kind, 3)], **{f"{kind}_strategy": "time", f"{kind}_time": 5}
         )
-        self.assertEqual(recorder.steps(event_name), [3, 8, 12])
+        # Due at 6 and 11 on their own; the request at 3 moves the next one to 8
+        expected = [3, 8] if kind == "logging" else [3, 8, 12]
+        self.assertEqual(recorder.steps(event_name), expected)
 
     # (c) Nothing time-based fires on the first update step of a train() call
 
@@ -621,8 +678,8 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
 
     @parameterized.expand(
         [
-            ("last_step_not_due", 8, [3, 6, 8]),
-            ("last_step_due", 9, [3, 6, 9]),
+            ("last_step_not_due", 8, [4, 7, 8]),
+            ("last_step_due", 10, [4, 7, 10]),
             ("single_step", 1, [1]),
         ]
     )
@@ -644,19 +701,19 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
 
     def test_training_with_time_logging_only_does_not_log_at_the_end(self):
         trainer, recorder = self.train(max_steps=8, logging_strategy="time", logging_time=3)
-        self.assertEqual(recorder.steps("train_log"), [3, 6])
+        self.assertEqual(recorder.steps("train_log"), [4, 7])
 
-    # (e) eval_delay is in seconds since the start of train()
+    # (e) eval_delay is in seconds since the end of the first step of train()
 
-    def test_eval_delay_is_seconds_since_train_start(self):
+    def test_eval_delay_is_seconds_since_the_first_step(self):
         max_steps, step_duration, eval_delay = 12, 2.0, 9
         trainer, recorder = self.train(
             max_steps=max_steps, step_duration=step_duration, eval_strategy="time", eval_time=3, eval_delay=eval_delay
         )
         evaluations = recorder.steps("on_evaluate")
-        # 9 seconds are over at the end of step 5, long before step 9
-        self.assertEqual(evaluations[0], math.ceil(eval_delay / step_duration))
-        self.assertEqual(evaluations, [5, 7, 9, 11, 12])
+        # 9 seconds after the end of step 1 are over at the end of step 6, long before step 9
+        self.assertEqual(evaluations[0], 1 + math.ceil(eval_delay / step_duration))
+        self.assertEqual(evaluations, [6, 8, 10, 12])
         self.assertEqual(
             recorder.sequence(), expected_time_events(trainer.args, max_steps, step_duration=step_duration)
         )
@@ -671,11 +728,14 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
             save_time=2,
             eval_delay=9,
             load_best_model_at_end=True,
+            metric_for_best_model="score",
+            greater_is_better=False,
+            compute_metrics=ScriptedMetrics([1.0, 2.0, 3.0]),  # only the first evaluation is a new best
         )
         # No evaluation before 9s, but checkpoints keep coming: nothing waits two hours for a delay to end
-        self.assertEqual(recorder.steps("on_save")[:4], [2, 4, 6, 8])
-        self.assertEqual(recorder.steps("on_evaluate")[0], 9)
-        self.assertEqual(recorder.sequence(), expected_time_events(trainer.args, max_steps))
+        self.assertEqual(recorder.steps("on_save")[:4], [3, 5, 7, 9])
+        self.assertEqual(recorder.steps("on_evaluate")[0], 10)
+        self.assertEqual(recorder.sequence(), expected_time_events(trainer.args, max_steps, new_best_at=[10]))
 
     def test_evaluation_after_training_is_not_time_based(self):
         trainer, recorder = self.train(max_steps=6, eval_strategy="time", eval_time=3)
@@ -691,16 +751,17 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
 
     @parameterized.expand(
         [
-            # Evaluations at 3, 6, 9, 12: a save is due at 5 and 10, and waits for the next evaluation
-            ("saves_less_often", 3, 5, [3, 6, 9, 12], [6, 12]),
-            # Evaluations at 5, 10, 12: a save is due at each of them
-            ("saves_more_often", 5, 3, [5, 10, 12], [5, 10, 12]),
+            # The docs' shape (eval_time="10m", save_time="30m"): the first evaluation is the best and is not due for
+            # a save by time
+            ("first_evaluation_best_save_time_longer", 3, 9, [1.0, 5.0, 4.0, 3.0, 2.0]),
+            ("best_between_saves", 3, 5, [5.0, 3.0, 1.0, 2.0, 4.0]),
+            ("saves_more_often", 5, 3, [5.0, 1.0, 4.0, 3.0, 2.0]),
         ]
     )
-    def test_load_best_model_at_end_saves_only_evaluated_steps(self, _, eval_time, save_time, evaluated, saved):
-        scores = [5.0, 1.0, 4.0, 3.0][: len(evaluated)]
+    def test_load_best_model_at_end_loads_the_best_evaluation(self, _, eval_time, save_time, scores):
+        max_steps = 12
         trainer, recorder = self.train(
-            max_steps=12,
+            max_steps=max_steps,
             eval_strategy="time",
             eval_time=eval_time,
             save_strategy="time",
@@ -710,50 +771,32 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
             greater_is_better=False,
             compute_metrics=ScriptedMetrics(scores),
         )
-        self.assertEqual(recorder.steps("on_evaluate"), evaluated)
-        self.assertEqual(recorder.steps("on_save"), saved)
-        checkpoints = sorted(
-            int(name.split("-")[1]) for name in os.listdir(self.output_dir) if name.startswith("checkpoint-")
-        )
-        self.assertEqual(checkpoints, saved)
-
-        # The best checkpoint is the saved one with the best score, and its own state holds that score
+        evaluated, saved = recorder.steps("on_evaluate"), recorder.steps("on_save")
         score_at = dict(zip(evaluated, scores))
-        best_step = min(saved, key=score_at.get)
-        self.assertEqual(trainer.state.best_model_checkpoint, os.path.join(self.output_dir, f"checkpoint-{best_step}"))
+        new_bests = [step for i, step in enumerate(evaluated) if score_at[step] < min(scores[:i], default=math.inf)]
+        self.assertEqual(recorder.sequence(), expected_time_events(trainer.args, max_steps, new_best_at=new_bests))
+
+        # Every checkpoint has its metrics, and checkpoints still come every `save_time` of training
+        self.assertLessEqual(set(saved), set(evaluated))
+        trained_at = {event.step: event.trained for event in recorder.select("on_step_end")}
+        for previous, current in zip([1, *saved], saved):
+            self.assertLessEqual(trained_at[current] - trained_at[previous], save_time + 1)
+
+        # The best evaluation was saved, is the best checkpoint, and is the model loaded at the end
+        best_step = min(evaluated, key=score_at.get)
+        best_checkpoint = os.path.join(self.output_dir, f"checkpoint-{best_step}")
+        self.assertEqual(trainer.state.best_model_checkpoint, best_checkpoint)
         self.assertEqual(trainer.state.best_metric, score_at[best_step])
-        with open(os.path.join(self.output_dir, f"checkpoint-{best_step}", TRAINER_STATE_NAME), encoding="utf-8") as f:
+        best_weights = load_file(os.path.join(best_checkpoint, "model.safetensors"))
+        for name, parameter in trainer.model.state_dict().items():
+            if name in best_weights:
+                torch.testing.assert_close(parameter, best_weights[name])
+        with open(os.path.join(best_checkpoint, TRAINER_STATE_NAME), encoding="utf-8") as f:
             log_history = json.load(f)["log_history"]
         self.assertIn(
             (best_step, score_at[best_step]),
             [(entry["step"], entry["eval_score"]) for entry in log_history if "eval_score" in entry],
         )
-
-    @parameterized.expand(
-        [
-            # With save_time <= eval_time every evaluation saves, so the best checkpoint is the best evaluation
-            ("every_evaluation_saves", 2, [3, 6, 9, 12], "checkpoint-9"),
-            # As under "steps": the best evaluation (9) has no checkpoint, so the best checkpoint stays the last one
-            # saved at a new best (6)
-            ("best_evaluation_not_saved", 5, [6, 12], "checkpoint-6"),
-        ]
-    )
-    def test_load_best_model_at_end_points_at_the_best_saved_evaluation(self, _, save_time, saves, best_checkpoint):
-        scores = {3: 5.0, 6: 3.0, 9: 1.0, 12: 2.0}
-        trainer, recorder = self.train(
-            max_steps=12,
-            eval_strategy="time",
-            eval_time=3,
-            save_strategy="time",
-            save_time=save_time,
-            load_best_model_at_end=True,
-            metric_for_best_model="score",
-            greater_is_better=False,
-            compute_metrics=ScriptedMetrics(scores.values()),
-        )
-        self.assertEqual(recorder.steps("on_evaluate"), list(scores))
-        self.assertEqual(recorder.steps("on_save"), saves)
-        self.assertEqual(trainer.state.best_model_checkpoint, os.path.join(self.output_dir, best_checkpoint))
 
     # (g) save_strategy="best" with a time-based evaluation
 
@@ -769,13 +812,13 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
             compute_metrics=ScriptedMetrics(scores),
         )
         evaluated = recorder.steps("on_evaluate")
-        self.assertEqual(evaluated, [3, 6, 9, 12])
+        self.assertEqual(evaluated, [4, 7, 10, 12])
         new_bests, best = [], math.inf
         for step, score in zip(evaluated, scores):
             if score < best:
                 new_bests.append(step)
                 best = score
-        self.assertEqual(new_bests, [3, 6, 12])
+        self.assertEqual(new_bests, [4, 7, 12])
         self.assertEqual(recorder.steps("on_save"), new_bests)
         self.assertEqual(trainer.state.best_model_checkpoint, os.path.join(self.output_dir, "checkpoint-12"))
 
@@ -832,9 +875,9 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
             gradient_accumulation_steps=2,
             micro_batch_duration=1.0,
             logging_strategy="time",
-            logging_time=3,
+            logging_time=4,
             eval_strategy="time",
-            eval_time=4,
+            eval_time=5,
         )
         self.assertEqual(trainer.state.global_step, max_steps)
         step_ends = [event.trained for event in recorder.select("on_step_end")]
@@ -842,9 +885,9 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
         self.assertEqual(
             recorder.sequence(), expected_time_events(trainer.args, max_steps, step_duration=update_step_duration)
         )
-        # Micro-batch by micro-batch, 3s are over after micro-batch 3, in the middle of update step 2: the log waits
-        # for the end of that update step
-        self.assertEqual(recorder.steps("train_log"), [2, 4, 6, 8])
+        # Micro-batch by micro-batch, 4s after the end of update step 1 (2s) are over after micro-batch 6, in the middle
+        # of update step 4: the log waits for the end of that update step (7s)
+        self.assertEqual(recorder.steps("train_log"), [4, 7])
 
     # (j) The whole event sequence
 
@@ -893,20 +936,6 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
                 2,
                 3,
             ),
-            (
-                "all_with_load_best_model_at_end",
-                {
-                    "logging_strategy": "time",
-                    "logging_time": 4,
-                    "eval_strategy": "time",
-                    "eval_time": 5,
-                    "save_strategy": "time",
-                    "save_time": 8,
-                    "load_best_model_at_end": True,
-                },
-                2,
-                3,
-            ),
         ]
     )
     def test_event_flow(self, _, strategies, eval_duration, save_duration):
@@ -937,6 +966,16 @@ class TimeStrategyFlowTest(TimedTrainingTestCase):
 
 @require_torch
 class DefaultFlowCallbackTest(TimedTrainingTestCase):
+    time_strategies = {
+        "logging_strategy": "time",
+        "logging_time": 3,
+        "eval_strategy": "time",
+        "eval_time": 4,
+        "eval_delay": 2,
+        "save_strategy": "time",
+        "save_time": 5,
+    }
+
     def test_subclass_that_skips_super_init_keeps_working(self):
         class QuietFlow(DefaultFlowCallback):
             def __init__(self):
@@ -949,29 +988,73 @@ class DefaultFlowCallbackTest(TimedTrainingTestCase):
         trainer.train()
         self.assertIn(4, recorder.steps("on_evaluate"))
 
+    @parameterized.expand(
+        [(hook, placement) for hook in SUBCLASS_HOOKS for placement in ("replacing_the_default", "beside_the_default")]
+    )
+    def test_subclass_overriding_a_hook_without_super_keeps_the_schedule(self, hook, placement):
+        # Users subclass DefaultFlowCallback as a generic base and override hooks without calling `super()`
+        overridden = (lambda self: None) if hook == "__init__" else (lambda self, *args, **kwargs: None)
+        custom_flow = type("CustomFlow", (DefaultFlowCallback,), {hook: overridden})
+        max_steps = 20
+        trainer, recorder = make_timed_trainer(
+            self.output_dir, max_steps=max_steps, step_duration=irregular_step_duration, **self.time_strategies
+        )
+        if placement == "replacing_the_default":
+            trainer.pop_callback(DefaultFlowCallback)
+        trainer.add_callback(custom_flow())
+        trainer.train()
+        expected = expected_time_events(trainer.args, max_steps, step_duration=irregular_step_duration)
+        self.assertEqual(recorder.sequence(), expected)
+        self.assertTrue(os.path.isdir(os.path.join(self.output_dir, f"checkpoint-{max_steps}")))
+
     def test_several_processes_without_a_process_group_refuse_time_strategies(self):
         # On TPU/XLA there is no torch.distributed process group to agree through: refuse rather than hang
         args = time_training_arguments(self.output_dir, save_strategy="time", save_time="30m")
-        state = TrainerState()
+        state = TrainerState(global_step=1, max_steps=10)
         with mock.patch.object(type(args), "world_size", new_callable=mock.PropertyMock, return_value=2):
             with self.assertRaisesRegex(ValueError, "need a `torch.distributed` process group"):
-                DefaultFlowCallback().on_train_begin(args, state, TrainerControl())
+                DefaultFlowCallback().on_step_end(args, state, TrainerControl())
 
+
+@require_torch
+class ArgumentsSetAfterConstructionTest(TimedTrainingTestCase):
     @parameterized.expand(
         [
-            # 0.35ms all-reduce, 3ms steps: about 0.2% of training time, 59 steps apart
-            ("cost_bound", 0.003, 0.00035, 600.0, 59),
-            # the same with a 1s interval: at least every 5% of it, 16 steps of 3ms
-            ("precision_bound", 0.003, 0.00035, 1.0, 16),
-            ("at_least_one_step", 0.5, 0.0, 1.0, 1),
-            # absurd values stay finite and bounded on every process
-            ("bounded", 1e-12, 1.0, 1e300, 2**20),
+            ("time_strategy_without_interval", {"save_strategy": "time"}, "`save_time`"),
+            ("negative_interval", {"save_strategy": "time", "save_time": -5}, "`save_time` must be positive"),
+            ("word", {"save_strategy": "time", "save_time": "soon"}, "`save_time` is not a duration"),
+            ("nan", {"save_strategy": "time", "save_time": math.nan}, "`save_time` is not a duration"),
+            ("unknown_strategy", {"save_strategy": "tme"}, "'tme' is not a valid SaveStrategy"),
+            ("duration_delay_under_steps", {"eval_strategy": "steps", "eval_delay": "10m"}, "`eval_delay`"),
         ]
     )
-    def test_check_period_keeps_the_collective_cheap_and_checks_precise(self, _, step, collective, interval, period):
-        self.assertEqual(_check_period(step, collective, interval), period)
+    def test_invalid_value_set_after_construction_is_refused_before_the_first_step(self, _, values, message):
+        trainer, recorder = make_timed_trainer(self.output_dir, max_steps=4)
+        for name, value in values.items():
+            setattr(trainer.args, name, value)
+        with self.assertRaisesRegex(ValueError, message):
+            trainer.train()
+        self.assertEqual(recorder.events, [])
+
+    def test_duration_string_set_after_construction_is_parsed(self):
+        trainer, recorder = make_timed_trainer(self.output_dir, max_steps=12)
+        trainer.args.save_strategy = "time"
+        trainer.args.save_time = "3s"
+        trainer.train()
+        self.assertEqual(trainer.args.save_time, 3.0)
+        self.assertEqual(recorder.steps("on_save"), [4, 7, 10, 12])
+
+    def test_hyperparameter_search_trial_takes_a_duration_string(self):
+        trainer, recorder = make_timed_trainer(self.output_dir, max_steps=12, save_strategy="time", save_time=60)
+        trainer.hp_search_backend = HPSearchBackend.WANDB  # a backend whose trials are plain dicts
+        trainer._hp_search_setup({"save_time": "3s"})
+        trainer.hp_search_backend = None
+        trainer.train()
+        self.assertEqual(trainer.args.save_time, 3.0)
+        self.assertEqual(recorder.steps("on_save"), [4, 7, 10, 12])
 
 
+@require_torch
 class TimeStrategyResumeTest(TimedTrainingTestCase):
     time_strategies = {
         "logging_strategy": "time",
@@ -989,7 +1072,7 @@ class TimeStrategyResumeTest(TimedTrainingTestCase):
         trainer, recorder = make_timed_trainer(self.output_dir, max_steps=max_steps, **self.time_strategies)
         trainer.train()
         saves = recorder.steps("on_save")
-        self.assertEqual(saves, [5, 10, 15, 16])
+        self.assertEqual(saves, [6, 11, 16])
         resumed_from = saves[0]
 
         def step_duration(step):
@@ -1009,10 +1092,20 @@ class TimeStrategyResumeTest(TimedTrainingTestCase):
         )
         self.assertEqual(recorder.sequence(), expected)
         if first_step_duration == 1.0:
-            # The schedule after resuming at step 5 is the schedule of a run that started at step 5
-            self.assertEqual(recorder.steps("on_save"), [10, 15, 16])
-            self.assertEqual(recorder.steps("train_log"), [8, 11, 14])
-            self.assertEqual(recorder.steps("on_evaluate"), [9, 13, 16])
+            # The schedule after resuming at step 6 is the schedule of a run that started at step 6
+            self.assertEqual(recorder.steps("on_save"), [12, 16])
+            self.assertEqual(recorder.steps("train_log"), [10, 13, 16])
+            self.assertEqual(recorder.steps("on_evaluate"), [11, 15, 16])
+
+    def test_resuming_with_time_strategies_does_not_compare_step_intervals(self):
+        trainer, _ = make_timed_trainer(
+            self.output_dir, max_steps=4, logging_strategy="steps", logging_steps=2, save_strategy="steps", save_steps=4
+        )
+        trainer.train()
+        trainer, recorder = make_timed_trainer(self.output_dir, max_steps=8, **self.time_strategies)
+        with self.assertNoLogs("transformers.trainer_utils", level="WARNING"):
+            trainer.train(resume_from_checkpoint=os.path.join(self.output_dir, "checkpoint-4"))
+        self.assertEqual(recorder.steps("on_step_end"), [5, 6, 7, 8])
 
     def test_trainer_state_holds_no_new_keys(self):
         def saved_state(output_dir, **strategies):

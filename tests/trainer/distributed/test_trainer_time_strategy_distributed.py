@@ -13,12 +13,14 @@
 # limitations under the License.
 """
 Time-based strategies with several processes: every process must log, evaluate and save at the same steps, whatever
-its own clock says. The test launches this file with torchrun (2 processes, gloo, CPU); each process gets a fake clock
-that starts at a different value and runs at a different speed, records the steps of its events and writes them out.
+its own clock says. The test launches this module with torchrun (2 processes, gloo, CPU), under DDP and under FSDP;
+each process gets a fake clock that starts at a different value and runs at a different speed, records the steps of
+its events and writes them out.
 """
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,13 +29,15 @@ import unittest
 from pathlib import Path
 
 import psutil
-import torch
 
-from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments, is_torch_available
+from transformers.testing_utils import TestCasePlus, require_torch
+
+from ..time_strategy_testing import FakeClock, RandomTokenDataset, patch_clock, tiny_model
 
 
-sys.path.insert(0, str(Path(__file__).parent))
-from time_strategy_testing import FakeClock, RandomTokenDataset, default_flow_callback, tiny_model  # noqa: E402
+if is_torch_available():
+    import torch
 
 
 # Per-rank clocks: rank 1 starts later and counts each step as 30% longer, so it finds intervals due earlier.
@@ -63,12 +67,13 @@ class EventSteps(TrainerCallback):
         self.events["save"].append(state.global_step)
 
 
-def train_and_record(output_dir, max_steps, resume_from_checkpoint=None):
+def train_and_record(output_dir, max_steps, resume_from_checkpoint=None, **kwargs):
     rank = int(os.environ["RANK"])
     clock = FakeClock(CLOCK_START[rank])
     recorder = EventSteps(clock, STEP_SECONDS[rank])
     args = TrainingArguments(
         output_dir,
+        **kwargs,
         max_steps=max_steps,
         per_device_train_batch_size=2,
         logging_strategy="time",
@@ -83,17 +88,22 @@ def train_and_record(output_dir, max_steps, resume_from_checkpoint=None):
     )
     datasets = {"train_dataset": RandomTokenDataset(64), "eval_dataset": RandomTokenDataset(8, seed=1)}
     trainer = Trainer(model=tiny_model(), args=args, callbacks=[recorder], **datasets)
-    default_flow_callback(trainer).clock = clock
-    trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    with patch_clock(clock):
+        trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     return recorder.events
 
 
 def run_on_each_process(output_dir):
-    """Runs on every process under torchrun: a first job of 12 steps, then a second job that resumes it to 20."""
+    """
+    Runs on every process under torchrun: under DDP, a first job of 12 steps, then a second job that resumes it to 20;
+    under FSDP (full shard), a job of 12 steps.
+    """
     first = train_and_record(output_dir, max_steps=12)
     resumed = train_and_record(output_dir, max_steps=20, resume_from_checkpoint=f"{output_dir}/checkpoint-12")
+    fsdp_config = {"transformer_layer_cls_to_wrap": ["LlamaDecoderLayer"]}
+    fsdp = train_and_record(f"{output_dir}/fsdp", max_steps=12, fsdp="full_shard", fsdp_config=fsdp_config)
     with open(f"{output_dir}/events-rank{os.environ['RANK']}.json", "w", encoding="utf-8") as f:
-        json.dump({"first": first, "resumed": resumed}, f)
+        json.dump({"first": first, "resumed": resumed, "fsdp": fsdp}, f)
     # Without it, gloo's threads can abort the process at exit ("terminate called without an active exception")
     torch.distributed.destroy_process_group()
 
@@ -104,16 +114,20 @@ def free_port():
         return probe.getsockname()[1]
 
 
-class TimeStrategyAcrossProcessesTest(unittest.TestCase):
+@require_torch
+class TimeStrategyAcrossProcessesTest(TestCasePlus):
     @classmethod
     def setUpClass(cls):
+        super().setUpClass()
         cls.output_dir = tempfile.mkdtemp()
+        # This module runs in each process as `tests.trainer.distributed...`, from the folder above `tests/`
+        package_root = Path(__file__).resolve().parents[3]
         command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}"]
-        command += [__file__, cls.output_dir]
+        command += ["-m", __spec__.name, cls.output_dir]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         log_path = Path(cls.output_dir) / "torchrun.log"
         with open(log_path, "w", encoding="utf-8") as log:
-            launch = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+            launch = subprocess.Popen(command, env=env, cwd=package_root, stdout=log, stderr=subprocess.STDOUT)
             try:
                 cls.returncode = launch.wait(timeout=TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired as error:
@@ -129,25 +143,37 @@ class TimeStrategyAcrossProcessesTest(unittest.TestCase):
             if path.exists():
                 cls.events[rank] = json.loads(path.read_text(encoding="utf-8"))
 
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.output_dir, ignore_errors=True)
+        super().tearDownClass()
+
     def test_both_processes_finish(self):
         self.assertEqual(self.returncode, 0, self.output[-3000:])
         self.assertEqual(sorted(self.events), [0, 1])
 
     def test_processes_with_skewed_clocks_fire_every_event_at_the_same_steps(self):
         self.assertEqual(self.events[0], self.events[1])
-        for job in ("first", "resumed"):
+        for job in ("first", "resumed", "fsdp"):
             for kind in ("log", "evaluate", "save"):
                 self.assertTrue(self.events[0][job][kind], f"no {kind} event in the {job} job")
 
-    def test_events_follow_the_process_whose_clock_finds_them_due_first(self):
-        # Rank 1's steps last 1.3s on its clock: logs every 3s fire every 3 steps (3.9s), not every 3 steps of rank 0
-        # (3.0s) nor every 4; the first is at step 3.
-        self.assertEqual(self.events[0]["first"]["log"][:2], [3, 6])
+    def test_events_follow_the_process_whose_clock_finds_them_due_first_one_step_later(self):
+        # Intervals count from the end of step 1. Rank 1's steps last 1.3s on its clock: 5s of evaluation interval
+        # are over after 4 steps (5.2s) on rank 1 and 5 steps on rank 0, so at step 5 on rank 1; processes act on
+        # what they agreed at the next step, 6.
+        self.assertEqual(self.events[0]["first"]["evaluate"][0], 6)
 
     def test_no_time_based_event_fires_on_the_first_step_after_resuming(self):
         resumed = self.events[0]["resumed"]
         self.assertNotIn(13, resumed["log"] + resumed["evaluate"] + resumed["save"])
         self.assertEqual(resumed["save"][-1], 20)  # training still ends with a save
+
+    def test_fsdp_saves_complete_checkpoints_by_time(self):
+        saves = self.events[0]["fsdp"]["save"]
+        self.assertEqual(saves[-1], 12)
+        for step in saves:
+            self.assertTrue((Path(self.output_dir) / f"fsdp/checkpoint-{step}/trainer_state.json").exists())
 
 
 if __name__ == "__main__":
