@@ -15,7 +15,7 @@ help:
 	@echo "make wheel    build dist/transformers-<version>+time.N-py3-none-any.whl from committed patches/"
 	@echo "make quality  upstream's ruff check and ruff format on every file the series touches or adds"
 	@echo "make bench    cost and precision of the time strategies (benchmarks/README.md)"
-	@echo "make pr       dist/pr/: one upstream diff and its pull-request description"
+	@echo "make pr       dist/pr/: the stack of pull requests of pr/stack.toml, each diff applied and tested in turn"
 	@echo "make matrix   apply and test the series on transformers 5.20.0 to 5.24.0"
 
 $(VENV)/installed: requirements.txt
@@ -45,8 +45,8 @@ test: fork quality
 quality: $(VENV)/installed
 	$(PYTHON) tools/upstream_pr.py quality --ruff $(abspath $(VENV)/bin/ruff)
 
-pr:
-	$(PYTHON) tools/upstream_pr.py pr
+pr: $(VENV)/installed
+	$(PYTHON) tools/upstream_pr.py pr --python $(abspath $(VPY))
 
 bench: fork
 	$(VPY) benchmarks/bench_time_strategies.py

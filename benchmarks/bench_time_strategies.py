@@ -1,20 +1,21 @@
-"""Cost and precision of the `"time"` logging, evaluation and save strategies of the Trainer.
+"""Cost and precision of the `"time"` logging, evaluation and save strategies of the Trainer, old and new agreement.
 
 Trains a tiny Llama (built from a config, synthetic tokens, CPU, one thread per process) whose update steps take a few
-milliseconds, the worst case for any per-step overhead, and measures (benchmarks/README.md says how, and why):
+milliseconds, the worst case for any per-step overhead, with one process and with two (torchrun, gloo, DDP), and
+compares, run by run (benchmarks/README.md says how, and why):
 
-1. Throughput with one process: steps/s of the training loop (from the first `on_step_begin` to the last
-   `on_step_end`) with step-based strategies that only fire at the end (`*_steps=10**9`) vs time-based ones
-   (`*_time="10h"`); both end with the same evaluation and save, outside the timed loop. Runs alternate, medians.
-   Plus the cost of the decision itself, `DefaultFlowCallback.on_step_end`: microbenchmarked, and timed in training.
-2. The same with two processes (torchrun, gloo, DDP), plus the cost of a check, the all-reduce that makes the
-   processes agree (microbenchmarked, as the mechanism times it, and in training: runs that check on every step), the
-   check period K they agree on, and hence the cost per step amortized over K.
-3. Precision: with intervals of 0.2 s to 1 s, how late each time-based event fires after its interval elapsed.
+- "steps": step-based strategies that only fire at the end (`*_steps=10**9`), the baseline;
+- "new": time-based ones (`*_time="10h"`, nothing fires before the end) with the library's `_TimeSchedule`: with
+  several processes, a non-blocking all-reduce of the flags every update step, whose result is used at the next one;
+- "old": the same with the agreement of the previous series, reproduced here (`OldSchedule`): a blocking all-reduce
+  every K update steps, K adapted to the measured costs;
+- "blocking" (two processes): the new agreement, but waiting for each all-reduce at once.
 
-Prints the results as markdown tables, with PASS or MISS against each target.
+It measures throughput (steps/s of the training loop, runs alternating, medians; the ratio to "steps"), the cost per
+step, and the precision: with intervals of 0.2 s to 1 s, how late each time-based event fires after its interval
+elapsed. Prints the results as markdown tables, with PASS or MISS against each target.
 
-    .venv/bin/python benchmarks/bench_time_strategies.py            # what `make bench` runs, about 2 minutes
+    .venv/bin/python benchmarks/bench_time_strategies.py            # what `make bench` runs, about 3 minutes
     .venv/bin/python benchmarks/bench_time_strategies.py --pairs 3  # quicker, noisier
 """
 
@@ -22,6 +23,7 @@ import argparse
 import bisect
 import datetime
 import json
+import math
 import os
 import socket
 import statistics
@@ -30,17 +32,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import torch
 
-from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainerCallback, TrainingArguments
+from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainerCallback, TrainingArguments, trainer_callback
 from transformers.trainer_callback import (
-    _AGREEMENT_BUDGET,
-    _MAX_CHECK_SPACING,
+    _AGREED_FLAGS,
     DefaultFlowCallback,
     PrinterCallback,
     TrainerControl,
     TrainerState,
+    _TimeSchedule,
 )
 from transformers.trainer_utils import IntervalStrategy
 from transformers.utils import logging
@@ -49,6 +52,90 @@ from transformers.utils import logging
 KINDS = ("logging", "eval", "save")
 NEVER = 10**9  # steps between two step-based events: they only fire at the end of training
 SHORT_INTERVALS = {"logging": 0.2, "eval": 0.5, "save": 1.0}  # seconds, for the precision runs
+
+
+class OldSchedule(_TimeSchedule):
+    """The agreement of the previous series (fork branch `old-series`, `DefaultFlowCallback._agree_across_processes`
+    and `_check_period`), for comparison only, on the library's bookkeeping: a check, every K update steps, is a
+    BLOCKING MAX all-reduce of the flags of that step and of each process' proposal for K (negated: the smallest wins);
+    between checks nothing fires. K keeps the collective near BUDGET of training time (from the step time, averaged
+    over about AVERAGED steps, and the collective's, averaged over the last two) and checks at most MAX_SPACING of the
+    shortest interval apart. With one process, as in the library: every step, no collective.
+
+    It plugs into `_TimeSchedule.due`, which takes its flags from `agreed_flags` while an agreement is pending and,
+    with several processes, calls `start_agreement` at every step but the last: here `due` skips the steps between
+    checks, `start_agreement` only marks one as pending, and `agreed_flags` makes the check, blocking."""
+
+    BUDGET, MAX_SPACING, AVERAGED, MAX_PERIOD = 0.002, 0.05, 16, 2**20  # its tuning constants
+
+    def __init__(self, args, state):
+        super().__init__(args, state)
+        self.next_check = state.global_step
+        self.window_start, self.window_step = self.start, state.global_step  # the steps since the last check
+        self.step_seconds, self.collective_seconds = None, 0.0
+        self.periods = []  # the K agreed at each check
+
+    def due(self):
+        return super().due() if self.state.global_step >= self.next_check else set()
+
+    def start_agreement(self, flags):
+        self.agreement = "at the next check"  # nothing is sent now: `due` takes its flags from `agreed_flags`
+
+    def agreed_flags(self):
+        now, step = self.clock(), self.state.global_step
+        steps = max(step - self.window_step, 1)
+        window_step_seconds = (now - self.window_start) / steps
+        self.window_start, self.window_step = now, step
+        if self.step_seconds is None:
+            self.step_seconds = window_step_seconds
+        self.step_seconds += min(1.0, steps / self.AVERAGED) * (window_step_seconds - self.step_seconds)
+        flags = self.local_flags(now)
+        values = [float(flag in flags) for flag in _AGREED_FLAGS] + [-self.proposal()]
+        values = torch.tensor(values, dtype=torch.float32, device=self.device)
+        start = self.clock()
+        torch.distributed.all_reduce(values, op=torch.distributed.ReduceOp.MAX)
+        *agreed, negated_period = values.tolist()
+        seconds = self.clock() - start
+        self.collective_seconds = (self.collective_seconds + seconds) / 2 if self.collective_seconds else seconds
+        self.periods.append(int(-negated_period))
+        self.next_check = step + self.periods[-1]
+        return {flag for flag, value in zip(_AGREED_FLAGS, agreed) if value > 0}
+
+    def proposal(self):
+        """Update steps until the next check: enough to make the collective cheap, few enough to stay precise."""
+        if self.step_seconds <= 0:
+            return 1
+        affordable = math.ceil(min(self.collective_seconds / (self.BUDGET * self.step_seconds), self.MAX_PERIOD))
+        precise = self.MAX_SPACING * min(self.intervals.values()) / self.step_seconds
+        return max(1, min(affordable, math.floor(min(precise, self.MAX_PERIOD))))
+
+    def event_ended(self, kind):
+        super().event_ended(kind)
+        self.window_start, self.window_step = self.clock(), self.state.global_step  # events are not step time
+
+    def finish(self):
+        pass  # no all-reduce is in flight
+
+
+class BlockingSchedule(_TimeSchedule):
+    """The library's agreement, but waiting for each all-reduce at once: what letting it run beside a step buys."""
+
+    def start_agreement(self, flags):
+        super().start_agreement(flags)
+        self.agreement[0].wait()
+
+
+# Each mechanism: the `_TimeSchedule` it trains with (None: step-based strategies), and its name in the tables
+MECHANISMS = {
+    "steps": (None, "step-based"),
+    "new": (_TimeSchedule, "new (non-blocking, every step)"),
+    "old": (OldSchedule, "old (blocking, every K steps)"),
+    "blocking": (BlockingSchedule, "blocking, every step"),
+}
+# What each setting (number of processes) compares: with one process no mechanism agrees, so "old" is "new"
+COMPARED = {1: ("steps", "new"), 2: ("steps", "new", "old", "blocking")}
+PRECISION = {1: ("new",), 2: ("new", "old")}  # "blocking" fires at the same steps as "new"
+TARGETS = {1: {"ratio": 0.99, "late": 1.0}, 2: {"ratio": 0.98, "late": 2.0}}  # throughput ratio; lateness in steps
 
 
 def schedule(strategy, every):
@@ -76,14 +163,11 @@ CONFIG = LlamaConfig(
     num_key_value_heads=2,
 )
 BATCH, SEQUENCE_LENGTH = 4, 16
-WARMUP_STEPS = 100  # one discarded run of each schedule before the timed ones
+WARMUP_STEPS = 100  # one discarded run of each mechanism before the timed ones
 THROUGHPUT_STEPS = 300  # per timed run
 PRECISION_SECONDS = 5.0  # length of a precision run
-CHECK_COST_PAIRS = 3  # pairs of runs, with 2 processes, that measure what a check costs in training
 MICRO_ITERATIONS, MICRO_REPEATS = 100_000, 7  # decision microbenchmark
 ALLREDUCE_ITERATIONS, ALLREDUCE_REPEATS = 1_000, 5
-WORKER_TIMEOUT = 240  # seconds: a hang of the 2-process run must fail the benchmark, not block it
-TARGETS = {"ratio_1": 0.99, "ratio_2": 0.98, "late_1": 1.0}  # lateness with 2 processes: 1 step + the check period K
 
 
 class TokenDataset(torch.utils.data.Dataset):
@@ -104,15 +188,11 @@ class TokenDataset(torch.utils.data.Dataset):
 
 
 class RecordingFlowCallback(DefaultFlowCallback):
-    """DefaultFlowCallback that records when each step ends (`time.monotonic()` as its `on_step_end` starts, before it
-    reads its own clock), how long its `on_step_end` takes, and each check agreed across processes: (step, steps to
-    the next check, seconds the all-reduce took). With `check_every_step`, processes agree on every step, not every K.
-    """
+    """DefaultFlowCallback that records when each step ends (`time.monotonic()` as its `on_step_end` starts, before the
+    schedule reads its clock) and how long its `on_step_end` takes."""
 
-    def __init__(self, check_every_step):
-        super().__init__()
-        self.check_every_step = check_every_step
-        self.ends, self.decision_seconds, self.checks = [], [], []
+    def __init__(self):
+        self.ends, self.decision_seconds = [], []
 
     def on_step_end(self, args, state, control, **kwargs):
         self.ends.append(time.monotonic())
@@ -121,24 +201,18 @@ class RecordingFlowCallback(DefaultFlowCallback):
         self.decision_seconds.append(time.perf_counter() - start)
         return control
 
-    def _agree_across_processes(self, flags, state, now):
-        agreed = super()._agree_across_processes(flags, state, now)
-        if self.check_every_step:
-            self._next_check_step = state.global_step + 1
-        self.checks.append((state.global_step, self._next_check_step - state.global_step, self._collective_seconds))
-        return agreed
-
 
 class Recorder(TrainerCallback):
-    """Added after DefaultFlowCallback: `time.monotonic()` at train begin and at every step begin (after
-    DefaultFlowCallback restarted its intervals), the CPU time of this process at the first step begin and the last
-    step end, and the (step, kind) of every time-based event, seen in `on_log`, `on_evaluate` and `on_save` so that
-    recording costs nothing per step. The events of the last step are left out: training ends with them whatever the
-    time. Steps end when DefaultFlowCallback's `on_step_end` starts (RecordingFlowCallback records it): so no interval
-    of the recorder starts before, and no step ends after, the moments DefaultFlowCallback reads on its own clock."""
+    """Added after DefaultFlowCallback, so each of its readings of `time.monotonic()` comes after the schedule's own:
+    at the end of the first step, where the schedule starts its intervals; at every step begin; and as each time-based
+    event ends (`on_log`, `on_evaluate`, `on_save`, where the schedule restarts the interval of its kind), with its
+    (step, kind). The events of the last step are left out: training ends with them whatever the time. Also the CPU
+    time of this process at the first step begin and the last step end. With the step ends of RecordingFlowCallback,
+    taken before the schedule reads its clock, no interval of the recorder starts before the schedule's, and no step of
+    it ends after: an event fired at the end of the step in which it came due is never seen as later than that."""
 
     def __init__(self):
-        self.train_begin, self.begins, self.events = 0.0, [], []
+        self.start, self.begins, self.events = None, [], []
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.intervals = {
@@ -146,7 +220,6 @@ class Recorder(TrainerCallback):
             for kind in KINDS
             if getattr(args, f"{kind}_strategy") == IntervalStrategy.TIME
         }
-        self.train_begin = time.monotonic()
 
     def on_step_begin(self, args, state, control, **kwargs):
         if not self.begins:
@@ -154,12 +227,14 @@ class Recorder(TrainerCallback):
         self.begins.append(time.monotonic())
 
     def on_step_end(self, args, state, control, **kwargs):
+        if self.start is None:
+            self.start = time.monotonic()
         if state.global_step == state.max_steps:
             self.cpu_end = time.process_time()
 
     def record(self, kind, state):
         if kind in self.intervals and state.global_step < state.max_steps:
-            self.events.append((state.global_step, kind))
+            self.events.append((state.global_step, kind, time.monotonic()))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if "loss" in logs:  # a training log, not evaluation metrics or the final summary
@@ -172,8 +247,10 @@ class Recorder(TrainerCallback):
         self.record("save", state)
 
 
-def train(output_dir, max_steps, schedule, check_every_step=False):
-    """One training run of the tiny model; returns what it recorded, as plain data."""
+def train(output_dir, max_steps, mechanism, short=False):
+    """One training run of the tiny model with `mechanism` (time-based: `short` intervals or 10 h); returns what it
+    recorded, as plain data."""
+    time_schedule, _ = MECHANISMS[mechanism]
     torch.manual_seed(0)
     args = TrainingArguments(
         output_dir=str(output_dir),
@@ -186,9 +263,9 @@ def train(output_dir, max_steps, schedule, check_every_step=False):
         save_only_model=True,
         save_total_limit=1,
         ddp_find_unused_parameters=False,
-        **SCHEDULES[schedule],
+        **SCHEDULES["steps" if time_schedule is None else "short" if short else "time"],
     )
-    flow, recorder = RecordingFlowCallback(check_every_step), Recorder()
+    flow, recorder = RecordingFlowCallback(), Recorder()
     trainer = Trainer(
         model=LlamaForCausalLM(CONFIG),
         args=args,
@@ -199,84 +276,77 @@ def train(output_dir, max_steps, schedule, check_every_step=False):
     trainer.pop_callback(DefaultFlowCallback)
     trainer.callback_handler.callbacks.insert(0, flow)
     trainer.remove_callback(PrinterCallback)
-    trainer.train()
+    # The mechanism's schedule, created by DefaultFlowCallback at the first step (none with step-based strategies)
+    with mock.patch.object(trainer_callback, "_TimeSchedule", time_schedule or _TimeSchedule):
+        trainer.train()
     ends = flow.ends
     return {
         "steps_per_second": len(ends) / (ends[-1] - recorder.begins[0]),
         "cpu_steps_per_second": len(ends) / (recorder.cpu_end - recorder.cpu_begin),
         "step_seconds": statistics.median(b - a for a, b in zip(ends, ends[1:])),
-        "decision_seconds": statistics.median(flow.decision_seconds),
-        "checks": flow.checks,
+        "decision_seconds": statistics.fmean(flow.decision_seconds),  # the mean: old's checks amortized over K
+        "periods": getattr(flow._time_schedule, "periods", []),  # OldSchedule's K at each check
         "ends": ends,
-        **{key: getattr(recorder, key) for key in ("train_begin", "begins", "events", "intervals")},
+        **{key: getattr(recorder, key) for key in ("start", "begins", "events", "intervals")},
     }
 
 
-def throughput_runs(output_dir, rounds):
-    """Warm-up runs, then `rounds` rounds of one run of "steps" and one of "time", in this order then the other way
-    round (ABBA: a slow drift of the machine's speed weighs on both alike)."""
-    names = ("steps", "time")
-    for name in names:
-        train(output_dir, WARMUP_STEPS, name)
-    runs = {name: [] for name in names}
+def throughput_runs(output_dir, rounds, mechanisms):
+    """A warm-up run of each mechanism, then `rounds` rounds of one run of each, in this order then the other way
+    round (ABBA: a slow drift of the machine's speed weighs on all alike)."""
+    for mechanism in mechanisms:
+        train(output_dir, WARMUP_STEPS, mechanism)
+    runs = {mechanism: [] for mechanism in mechanisms}
     for round_ in range(rounds):
-        for name in names if round_ % 2 == 0 else names[::-1]:
-            progress(f"  {name:>5} run {round_ + 1}/{rounds}")
-            runs[name].append(train(output_dir, THROUGHPUT_STEPS, name))
+        for mechanism in mechanisms if round_ % 2 == 0 else mechanisms[::-1]:
+            progress(f"  {mechanism:>8} run {round_ + 1}/{rounds}")
+            runs[mechanism].append(train(output_dir, THROUGHPUT_STEPS, mechanism))
     return runs
 
 
-def check_seconds_in_training(output_dir):
-    """Seconds that one check adds to training, with several processes: CHECK_COST_PAIRS pairs of a "steps" run and a
-    "time" run that checks on every step, order alternating; the median over the pairs of the difference between
-    their seconds per step."""
-    differences = []
-    for pair in range(CHECK_COST_PAIRS):
-        seconds = {}
-        for every_step in (False, True) if pair % 2 == 0 else (True, False):
-            progress(f"  {'time, K=1' if every_step else 'steps'} run {pair + 1}/{CHECK_COST_PAIRS}")
-            run = train(output_dir, THROUGHPUT_STEPS, "time" if every_step else "steps", check_every_step=every_step)
-            seconds[every_step] = 1 / run["steps_per_second"]
-        differences.append(seconds[True] - seconds[False])
-    return statistics.median(differences)
-
-
-def precision_run(output_dir, runs, world_size=1):
-    """A run of about PRECISION_SECONDS with the short intervals (every process trains the same number of steps)."""
-    steps = [round(PRECISION_SECONDS * statistics.median(run["steps_per_second"] for run in runs["time"]))]
-    if world_size > 1:
+def precision_runs(output_dir, runs, mechanisms):
+    """A run of about PRECISION_SECONDS with the short intervals for each mechanism, all of the same number of steps;
+    returns, for each mechanism, the run of every process."""
+    several = torch.distributed.is_initialized()
+    steps = [round(PRECISION_SECONDS * statistics.median(run["steps_per_second"] for run in runs["new"]))]
+    if several:
         torch.distributed.broadcast_object_list(steps, src=0)
-    progress(f"  precision run, {steps[0]} steps")
-    return train(output_dir, steps[0], "short")
+    precision = {}
+    for mechanism in mechanisms:
+        progress(f"  {mechanism:>8} precision run, {steps[0]} steps")
+        precision[mechanism] = train(output_dir, steps[0], mechanism, short=True)
+    processes = [precision]
+    if several:
+        processes = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(processes, precision)
+    return {mechanism: [process[mechanism] for process in processes] for mechanism in mechanisms}
 
 
 def decision_seconds(output_dir):
-    """Seconds of `DefaultFlowCallback.on_step_end` per update step with each schedule, on one process and fixed
-    arguments and state (only the step moves on): median over MICRO_REPEATS loops of MICRO_ITERATIONS steps, the two
-    schedules alternating."""
+    """Seconds of `DefaultFlowCallback.on_step_end` per update step with step- and time-based strategies, on one
+    process and fixed arguments and state (only the step moves on): median over MICRO_REPEATS loops of
+    MICRO_ITERATIONS steps, the two alternating."""
     setups = {}
-    for schedule in ("steps", "time"):
-        args = TrainingArguments(output_dir=str(output_dir), use_cpu=True, report_to=[], **SCHEDULES[schedule])
+    for name in ("steps", "time"):
+        args = TrainingArguments(output_dir=str(output_dir), use_cpu=True, report_to=[], **SCHEDULES[name])
         state = TrainerState(max_steps=NEVER**2, logging_steps=NEVER, eval_steps=NEVER, save_steps=NEVER)
-        flow, control = DefaultFlowCallback(), TrainerControl()
-        flow.on_train_begin(args, state, control)
-        setups[schedule] = (args, state, flow, control)
-    timings = {"steps": [], "time": []}
+        setups[name] = (args, state, DefaultFlowCallback(), TrainerControl())
+    timings = {name: [] for name in setups}
     for _ in range(MICRO_REPEATS):
-        for schedule, (args, state, flow, control) in setups.items():
+        for name, (args, state, flow, control) in setups.items():
             start = time.perf_counter()
             for _ in range(MICRO_ITERATIONS):
                 state.global_step += 1
                 flow.on_step_end(args, state, control)
-            timings[schedule].append((time.perf_counter() - start) / MICRO_ITERATIONS)
+            timings[name].append((time.perf_counter() - start) / MICRO_ITERATIONS)
             assert not (control.should_log or control.should_evaluate or control.should_save)
-    return {schedule: statistics.median(values) for schedule, values in timings.items()}
+    return {name: statistics.median(values) for name, values in timings.items()}
 
 
 def allreduce_seconds():
-    """Seconds of the agreement's collective: a MAX all-reduce of 5 float64 (3 kinds, eval_delay, the proposed
-    period) then `.tolist()`, as in `_agree_across_processes`; median over ALLREDUCE_REPEATS loops."""
-    values = torch.zeros(len(KINDS) + 2, dtype=torch.float64)
+    """Seconds of one blocking MAX all-reduce of the agreed flags (float32) then `.tolist()`: what "old" pays per check
+    and "blocking" per step, when nothing else runs. Median over ALLREDUCE_REPEATS loops."""
+    values = torch.zeros(len(_AGREED_FLAGS) + 1)  # + the period that "old" agrees on
     timings = []
     for _ in range(ALLREDUCE_REPEATS):
         torch.distributed.barrier()
@@ -289,16 +359,13 @@ def allreduce_seconds():
 
 
 def worker(output_dir, pairs, result_path):
-    """Runs on each of the processes torchrun starts; rank 0 writes every rank's results to `result_path`."""
+    """Runs on each of the processes torchrun starts; rank 0 writes the results of every process to `result_path`."""
     quiet()
-    runs = throughput_runs(output_dir, pairs)
-    check_seconds = check_seconds_in_training(output_dir)
+    runs = throughput_runs(output_dir, pairs, COMPARED[2])
     allreduce = allreduce_seconds()
-    precision = precision_run(output_dir, runs, world_size=torch.distributed.get_world_size())
-    gathered = [None] * torch.distributed.get_world_size()
-    torch.distributed.all_gather_object(gathered, precision)
+    precision = precision_runs(output_dir, runs, PRECISION[2])
     if torch.distributed.get_rank() == 0:
-        result = {"runs": runs, "precision": gathered, "check_seconds": [allreduce, check_seconds]}
+        result = {"runs": runs, "precision": precision, "allreduce": allreduce}
         Path(result_path).write_text(json.dumps(result), encoding="utf-8")
 
 
@@ -312,39 +379,38 @@ def run_two_processes(output_dir, pairs):
     command += ["--monitor_interval=1"]  # the launcher wakes up every second, not 10 times a second: less noise
     command += [__file__, "--worker", str(result_path), "--pairs", str(pairs), "--output-dir", str(output_dir)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    timeout = 300 + 30 * pairs  # seconds, several times what it takes: a hang must fail the benchmark, not block it
     try:
-        launch = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, timeout=WORKER_TIMEOUT)
+        launch = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        sys.exit(f"The 2-process run did not finish in {WORKER_TIMEOUT} s (a hang?)")
+        sys.exit(f"The 2-process run did not finish in {timeout} s (a hang?)")
     if launch.returncode != 0 or not result_path.exists():
         sys.exit(f"The 2-process run failed (exit code {launch.returncode}):\n{launch.stdout[-3000:]}")
     return json.loads(result_path.read_text(encoding="utf-8"))
 
 
 def lateness(run):
-    """For each time-based event of a run: (kind, seconds late, seconds late in training time, steps late).
+    """For each time-based event of a run: (kind, seconds late, steps late).
 
-    An interval starts at train begin, or at the first step begin after the previous event of its kind; it elapses
-    `interval` seconds later, and the event fires at the end of its step. Training time leaves out the pauses for other
-    events: from the end of a step where logs, evaluations or saves fired to the next step begin, when no step can end.
-    Steps late counts the step in which the interval elapsed as the fraction of it left (of its training time), and
-    every later step in full: at most 1 when the event fires at the end of the very step in which it came due.
+    An interval starts at the end of the first step, or as the previous event of its kind ends; it elapses `interval`
+    seconds later, and the event fires at the end of its step. Steps late counts the step in which the interval
+    elapsed as the fraction of it left, and every later step in full: at most 1 when the event fires at the end of the
+    very step in which it came due. A step's share of training starts at the end of the previous step, or, when that
+    one fired events, at its own begin (an interval that elapses in between, while no step runs, counts as due at the
+    start of the next step).
     """
     begins, ends = run["begins"], run["ends"]
-    event_steps = {step for step, _ in run["events"]}
-    pauses = [(ends[step - 1], begins[step]) for step in event_steps if step < len(begins)]
-    # Where each step's share of training starts: at its begin after a pause, else at the end of the previous step
+    event_steps = {step for step, _, _ in run["events"]}
     starts = [begins[0]] + [begins[step] if step in event_steps else ends[step - 1] for step in range(1, len(ends))]
-    interval_start = dict.fromkeys(run["intervals"], run["train_begin"])
+    interval_start = dict.fromkeys(run["intervals"], run["start"])
     samples = []
-    for step, kind in sorted(run["events"]):
+    for step, kind, ended in sorted(run["events"]):
         fired = ends[step - 1]
         due = interval_start[kind] + run["intervals"][kind]
-        paused = sum(max(0.0, min(fired, end) - max(due, begin)) for begin, end in pauses)
         elapsed_in = min(bisect.bisect_left(ends, due), step - 1)  # index of the step in which the interval elapsed
         left = min(1.0, (ends[elapsed_in] - due) / (ends[elapsed_in] - starts[elapsed_in]))
-        samples.append((kind, fired - due, fired - due - paused, step - 1 - elapsed_in + left))
-        interval_start[kind] = begins[step] if step < len(begins) else float("inf")
+        samples.append((kind, fired - due, step - 1 - elapsed_in + left))
+        interval_start[kind] = ended
     return samples
 
 
@@ -358,61 +424,57 @@ def distribution(values):
     }
 
 
-def medians(runs, key):
-    return {schedule: statistics.median(run[key] for run in runs[schedule]) for schedule in runs}
+def summarize(runs, precision):
+    """The numbers of one setting (one or two processes) from its raw runs: `runs` and `precision` by mechanism (a list
+    of timed runs, and one precision run per process).
 
+    The throughput ratio is that of the medians of steps/s: a burst of other work on the machine slows down the run it
+    falls on, which weighs on one of the medians, but on the ratio of a round whichever run it hits (the A/A noise
+    shows that adjacent runs are hardly more alike than any two). The median of the rounds' ratios is shown as well."""
+    mechanisms = list(runs)
 
-def summarize(runs, precision, allreduce=None, check_seconds=None):
-    """The numbers of one setting (one or two processes) from its raw runs.
+    def median(mechanism, key):
+        return statistics.median(run[key] for run in runs[mechanism])
 
-    The throughput ratio is that of the medians of each schedule: a burst of other work on the machine slows down the
-    run it falls on, which weighs on one of the two medians, but on the ratio of the pair it falls in whichever run it
-    hits (the A/A noise shows that adjacent runs are hardly more alike than any two). The median of the pairs' ratios
-    is shown as well."""
-    speed, cpu_speed, step = (
-        medians(runs, key) for key in ("steps_per_second", "cpu_steps_per_second", "step_seconds")
-    )
-    pair_ratios = [t["steps_per_second"] / s["steps_per_second"] for s, t in zip(runs["steps"], runs["time"])]
-    # The noise: rounds run ABBA, so the last run of a round and the first of the next have the same schedule
+    def ratio(mechanism, key):
+        return median(mechanism, key) / median("steps", key)
+
+    # The noise: rounds run ABBA, so the last run of a round and the first of the next are of the same mechanism
     same = [
-        runs["time" if round_ % 2 == 0 else "steps"][round_ : round_ + 2] for round_ in range(len(runs["steps"]) - 1)
+        runs[mechanisms[-1 if round_ % 2 == 0 else 0]][round_ : round_ + 2] for round_ in range(len(runs["steps"]) - 1)
     ]
-    noise = [second["steps_per_second"] / first["steps_per_second"] for first, second in same]
-    # Every process' events, in milliseconds and in that process' median step (step end to step end)
-    samples = [(*sample, run["step_seconds"]) for run in precision for sample in lateness(run)]
     summary = {
-        "steps_per_second": speed,
-        "ratio": speed["time"] / speed["steps"],
-        "pair_ratios": distribution(pair_ratios),
-        "cpu_ratio": cpu_speed["time"] / cpu_speed["steps"],
-        "median_step_ratio": step["steps"] / step["time"],
-        "noise": distribution(noise),
-        "step_seconds": step["time"],
-        "precision_step_seconds": statistics.median(run["step_seconds"] for run in precision),
-        "decision_seconds": medians(runs, "decision_seconds"),
-        "events": {kind: sum(1 for sample in samples if sample[0] == kind) for kind in KINDS},
-        "late_ms": distribution([late * 1e3 for _, late, _, _, _ in samples]),
-        "late_steps": distribution([late / step for _, late, _, _, step in samples]),
-        "trained_steps": distribution([trained / step for _, _, trained, _, step in samples]),
-        "counted_steps": distribution([counted for _, _, _, counted, _ in samples]),
+        "steps_per_second": {mechanism: median(mechanism, "steps_per_second") for mechanism in mechanisms},
+        "step_seconds": {mechanism: median(mechanism, "step_seconds") for mechanism in mechanisms},
+        "decision_seconds": {mechanism: median(mechanism, "decision_seconds") for mechanism in mechanisms},
+        "noise": distribution([second["steps_per_second"] / first["steps_per_second"] for first, second in same]),
+        "ratios": {},
+        "lateness": {},
     }
-    if allreduce is not None:
-        # The first check of a run always proposes a period of 1: it has no measured collective yet
-        checks = [check for run in runs["time"] for check in run["checks"][1:]]
-        short_periods = [period for _, period, _ in precision[0]["checks"][1:]]
-        # One check: its all-reduce microbenchmarked, as the mechanism times it, and how much it slows training down
-        summary["collective_seconds"] = [
-            allreduce,
-            statistics.median(seconds for _, _, seconds in checks),
-            check_seconds,
-        ]
-        summary["period"] = statistics.median(period for _, period, _ in checks)
-        summary["short_period"] = {"median": statistics.median(short_periods), "max": max(short_periods)}
+    for mechanism in mechanisms[1:]:
+        summary["ratios"][mechanism] = {
+            "ratio": ratio(mechanism, "steps_per_second"),
+            "rounds": distribution(
+                [t["steps_per_second"] / s["steps_per_second"] for s, t in zip(runs["steps"], runs[mechanism])]
+            ),
+            "median_step": 1 / ratio(mechanism, "step_seconds"),
+            "cpu": ratio(mechanism, "cpu_steps_per_second"),
+        }
+    for mechanism, processes in precision.items():
+        # Every process' events, in milliseconds, in that process' median step (step end to step end), and counted
+        samples = [(*sample, run["step_seconds"]) for run in processes for sample in lateness(run)]
+        summary["lateness"][mechanism] = {
+            "events": {kind: sum(1 for sample in samples if sample[0] == kind) for kind in KINDS},
+            "step_seconds": statistics.median(run["step_seconds"] for run in processes),
+            "ms": distribution([late * 1e3 for _, late, _, _ in samples]),
+            "median_steps": distribution([late / step for _, late, _, step in samples]),
+            "counted_steps": distribution([counted for _, _, counted, _ in samples]),
+        }
+    if "old" in runs:
+        # Its first check proposes K = 1, with no collective timed yet
+        summary["periods"] = statistics.median(k for run in runs["old"] for k in run["periods"][1:])
+        summary["short_periods"] = distribution(precision["old"][0]["periods"][1:])
     return summary
-
-
-def each(values, spec):
-    return "; ".join(format(value, spec) for value in values)
 
 
 def target_row(measurement, result, value, target, at_least, unit=""):
@@ -421,85 +483,76 @@ def target_row(measurement, result, value, target, at_least, unit=""):
     return measurement, result, f"{'≥' if at_least else '≤'} {target:.3g}{unit}", "PASS" if passed else "MISS"
 
 
-def throughput_rows(name, summary, target):
-    speed, pairs, noise = summary["steps_per_second"], summary["pair_ratios"], summary["noise"]
-    ratio_row = target_row(
-        f"{name}: throughput ratio time/steps (of the medians)",
-        f"{summary['ratio']:.4f} (median of the pairs' ratios: {pairs['median']:.4f}, from {pairs['min']:.3f} to"
-        f" {pairs['max']:.3f}; A/A noise: {noise['min']:.3f} to {noise['max']:.3f}; from median steps:"
-        f" {summary['median_step_ratio']:.4f}; in CPU time: {summary['cpu_ratio']:.4f})",
-        summary["ratio"],
-        target,
-        at_least=True,
-    )
-    if max(1 - noise["min"], noise["max"] - 1) > 1 - target:  # two runs of one schedule differ by more than the margin
-        ratio_row = (*ratio_row[:3], f"{ratio_row[3]} (noisy)")
-    return [
+def setting_rows(processes, summary):
+    """The rows of one setting: throughput and cost per step of each mechanism, then the lateness of its events."""
+    name = f"{processes} process{'es' if processes > 1 else ''}"
+    speed, step, noise = summary["steps_per_second"], summary["step_seconds"], summary["noise"]
+    noisy = max(1 - noise["min"], noise["max"] - 1) > 1 - TARGETS[processes]["ratio"]  # A/A wider than the margin
+    rows = [
         (
-            f"{name}: steps/s, step-based vs time-based (medians)",
-            f"{speed['steps']:.1f} vs {speed['time']:.1f} (a step: {summary['step_seconds'] * 1e3:.2f} ms)",
-        ),
-        ratio_row,
+            f"{name}: steps/s (medians; a step); A/A noise",
+            "; ".join(f"{MECHANISMS[m][1]} {speed[m]:.1f} ({step[m] * 1e3:.2f} ms)" for m in speed)
+            + f"; A/A noise {noise['min']:.3f} to {noise['max']:.3f}",
+        )
     ]
-
-
-def lateness_row(name, summary, target, unit):
-    return target_row(
-        f"{name}: lateness of time-based events, max",
-        f"{summary['counted_steps']['max']:.3f} steps counted; {summary['late_ms']['max']:.1f} ms"
-        f" = {summary['trained_steps']['max']:.2f} median steps of training time",
-        summary["counted_steps"]["max"],
-        target,
-        at_least=False,
-        unit=unit,
+    for mechanism, ratios in summary["ratios"].items():
+        rounds = ratios["rounds"]
+        ratio_row = target_row(
+            f"{name}, {MECHANISMS[mechanism][1]}: throughput ratio to step-based (of the medians)",
+            f"{ratios['ratio']:.4f} (median of the rounds' ratios: {rounds['median']:.4f}, from {rounds['min']:.3f} to"
+            f" {rounds['max']:.3f}; from median steps: {ratios['median_step']:.4f}; in CPU time: {ratios['cpu']:.4f})",
+            ratios["ratio"],
+            TARGETS[processes]["ratio"],
+            at_least=True,
+        )
+        rows.append((*ratio_row[:3], f"{ratio_row[3]} (noisy)" if noisy else ratio_row[3]))
+    decision = summary["decision_seconds"]
+    rows.append(
+        (
+            f"{name}: cost per step against step-based: in `on_step_end` (mean, median over the runs); in seconds per"
+            " step (of the medians)",
+            "; ".join(
+                f"{MECHANISMS[m][1]} {(decision[m] - decision['steps']) * 1e6:+.1f} µs;"
+                f" {(1 / speed[m] - 1 / speed['steps']) * 1e6:+.0f} µs = {speed['steps'] / speed[m] - 1:+.2%} of a step"
+                for m in summary["ratios"]
+            ),
+        )
     )
+    for mechanism, late in summary["lateness"].items():
+        rows.append(
+            target_row(
+                f"{name}, {MECHANISMS[mechanism][1]}: lateness of time-based events, max",
+                f"{late['counted_steps']['max']:.3f} steps counted; {late['ms']['max']:.1f} ms"
+                f" = {late['median_steps']['max']:.2f} median steps",
+                late["counted_steps"]["max"],
+                TARGETS[processes]["late"],
+                at_least=False,
+                unit=" steps" if processes > 1 else " step",
+            )
+        )
+    return rows
 
 
-def results_table(one, two, decision, machine):
+def results_table(one, two, decision, allreduce, machine):
     """The results, with a verdict per target, as a markdown table (benchmarks/README.md shows one)."""
-    step_1, step_2 = one["step_seconds"], two["step_seconds"]
-    in_training = one["decision_seconds"]
-    cost = in_training["time"] - in_training["steps"]  # the larger, with the caches of a real training step
-    collective = two["collective_seconds"]
-    per_step = [seconds / two["period"] for seconds in collective]
-    shortest, short_period = min(SHORT_INTERVALS.values()), two["short_period"]
-    spacing = short_period["max"] * two["precision_step_seconds"]
+    short, shortest = two["short_periods"], min(SHORT_INTERVALS.values())
     rows = [
         ("Machine", machine),
-        *throughput_rows("1 process", one, TARGETS["ratio_1"]),
+        *setting_rows(1, one),
         (
-            "1 process: decision per step, time vs steps: microbenchmark; in training (median `on_step_end`)",
-            f"{decision['time'] * 1e6:.2f} vs {decision['steps'] * 1e6:.2f} µs:"
-            f" +{(decision['time'] - decision['steps']) * 1e6:.2f} µs; {in_training['time'] * 1e6:.2f} vs"
-            f" {in_training['steps'] * 1e6:.2f} µs: +{cost * 1e6:.2f} µs = {cost / step_1:.3%} of a step"
-            f" (ratio {step_1 / (step_1 + cost):.4f} expected)",
+            "1 process: `on_step_end`, step- vs time-based, microbenchmark",
+            f"{decision['steps'] * 1e6:.2f} vs {decision['time'] * 1e6:.2f} µs:"
+            f" {(decision['time'] - decision['steps']) * 1e6:+.2f} µs",
         ),
-        *throughput_rows("2 processes", two, TARGETS["ratio_2"]),
+        *setting_rows(2, two),
+        ("2 processes: one blocking all-reduce of the flags, microbenchmark", f"{allreduce * 1e6:.0f} µs"),
         (
-            "2 processes: one check: its all-reduce microbenchmarked; as the mechanism times it (median); what it adds"
-            " to training (runs checking on every step vs step-based runs, paired)",
-            f"{each([seconds * 1e6 for seconds in collective], '.0f')} µs",
+            f"2 processes, old: K agreed, with intervals of 10 h (median); of {shortest:g} s to"
+            f" {max(SHORT_INTERVALS.values()):g} s (median, max)",
+            f"{two['periods']:g} steps; {short['median']:g}, {short['max']:g} steps = "
+            f"{short['max'] * two['lateness']['old']['step_seconds'] * 1e3:.1f} ms"
+            f" (its design: at most {OldSchedule.MAX_SPACING * shortest * 1e3:g} ms, or 1 step)",
         ),
-        (
-            "2 processes: check period K with long intervals (median); K that the 0.2% budget asks for, from each",
-            f"{two['period']:g} steps; {each([seconds / (_AGREEMENT_BUDGET * step_2) for seconds in collective], '.0f')}",
-        ),
-        (
-            "2 processes: checks per step, amortized over K, from each",
-            f"{each([seconds * 1e6 for seconds in per_step], '.1f')} µs ="
-            f" {each([seconds / step_2 for seconds in per_step], '.3%')} of a step"
-            f" (ratio {step_2 / (step_2 + cost + max(per_step)):.4f} expected from the largest, decision included)",
-        ),
-        target_row(
-            f"2 processes: check period K with intervals of {shortest:g} s and more, max × median step (design)",
-            f"K median {short_period['median']:g}, max {short_period['max']:g}: {spacing * 1e3:.1f} ms",
-            spacing * 1e3,
-            max(_MAX_CHECK_SPACING * shortest, two["precision_step_seconds"]) * 1e3,
-            at_least=False,
-            unit=f" ms: {_MAX_CHECK_SPACING:.0%} of {shortest:g} s, or 1 step",
-        ),
-        lateness_row("1 process", one, TARGETS["late_1"], " step"),
-        lateness_row("2 processes", two, TARGETS["late_1"] + short_period["max"], " steps = 1 + K"),
     ]
     lines = ["| Measurement | Result | Target | |", "|---|---|---|---|"]
     lines += [f"| {' | '.join(row)} |" + " |" * (4 - len(row)) for row in rows]
@@ -510,14 +563,15 @@ def lateness_table(one, two):
     """The distributions of lateness, as a markdown table."""
     lines = ["| Lateness of time-based events | min | median | p90 | max |", "|---|---|---|---|---|"]
     for name, summary in (("1 process", one), ("2 processes", two)):
-        events = ", ".join(f"{count} {kind}" for kind, count in summary["events"].items())
-        for label, key in (
-            (f"{name} ({events}; a step: {summary['precision_step_seconds'] * 1e3:.2f} ms): ms", "late_ms"),
-            (f"{name}: ms / median step", "late_steps"),
-            (f"{name}: ms / median step, training time only", "trained_steps"),
-            (f"{name}: steps counted", "counted_steps"),
-        ):
-            lines.append(f"| {label} | " + " | ".join(f"{value:.2f}" for value in summary[key].values()) + " |")
+        for mechanism, late in summary["lateness"].items():
+            label = f"{name}, {mechanism}"
+            events = ", ".join(f"{count} {kind}" for kind, count in late["events"].items())
+            for text, key in (
+                (f"{label} ({events}; a step: {late['step_seconds'] * 1e3:.2f} ms): ms", "ms"),
+                (f"{label}: ms / median step", "median_steps"),
+                (f"{label}: steps counted", "counted_steps"),
+            ):
+                lines.append(f"| {text} | " + " | ".join(f"{value:.2f}" for value in late[key].values()) + " |")
     return "\n".join(lines)
 
 
@@ -545,7 +599,7 @@ def quiet():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pairs", type=int, default=13, help="timed runs of each schedule, per setting")
+    parser.add_argument("--pairs", type=int, default=13, help="rounds of timed runs (one run of each mechanism)")
     parser.add_argument("--output-dir", help="where the runs save checkpoints (default: a temporary folder)")
     parser.add_argument("--worker", metavar="RESULT", help=argparse.SUPPRESS)  # set on the processes torchrun starts
     options = parser.parse_args()
@@ -559,13 +613,13 @@ def main():
     with tempfile.TemporaryDirectory() as temporary:
         output_dir = Path(options.output_dir or temporary)
         progress("1 process: throughput, decision cost, precision")
-        runs = throughput_runs(output_dir / "one", options.pairs)
+        runs = throughput_runs(output_dir / "one", options.pairs, COMPARED[1])
         decision = decision_seconds(output_dir / "one")
-        one = summarize(runs, [precision_run(output_dir / "one", runs)])
+        one = summarize(runs, precision_runs(output_dir / "one", runs, PRECISION[1]))
         progress("2 processes (torchrun): throughput, all-reduce, precision")
         result = run_two_processes(output_dir / "two", options.pairs)
-        two = summarize(result["runs"], result["precision"], *result["check_seconds"])
-    print(results_table(one, two, decision, machine(load)))
+        two = summarize(result["runs"], result["precision"])
+    print(results_table(one, two, decision, result["allreduce"], machine(load)))
     print()
     print(lateness_table(one, two))
     print(f"\nTotal time: {time.monotonic() - started:.0f} s")

@@ -45,6 +45,7 @@ OWN_SCRIPT_FOLDERS = [
     "tests/integration",
 ]  # ours alone, held to the same style
 PR_KEYS = {"slug", "title", "patches", "files", "description", "tests"}
+TESTS_TIMEOUT = 1800  # seconds for the tests of one tree: a multi-process test that hangs must not hang `make pr`
 
 
 @dataclass
@@ -91,6 +92,9 @@ def load_stack(project: Project) -> list[PullRequest]:
         if missing or unknown:
             problem = f"lacks {', '.join(sorted(missing))}" if missing else f"has unknown {', '.join(sorted(unknown))}"
             raise SeriesError(f"pull request {number} of {STACK} {problem} (each has: {', '.join(sorted(PR_KEYS))})")
+        for key in ("files", "tests"):
+            if not isinstance(entry[key], list):
+                raise SeriesError(f"pull request {number} of {STACK} gives {key} as {entry[key]!r}: give a list")
         if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", entry["slug"]):
             raise SeriesError(f"pull request {number} of {STACK} has slug {entry['slug']!r}: use a-z, 0-9 and -")
     if not all(isinstance(count, int) and count >= 0 for count in counts) or sum(counts) != len(patches):
@@ -178,7 +182,7 @@ def build_stack(project: Project, stack: list[PullRequest], tree: Path) -> list[
         git(tree, "add", "--all")
         git(tree, "commit", "--quiet", "--no-verify", "--no-gpg-sign", "--allow-empty", "-m", f"{pr.name}: files")
         diff = git(tree, "diff", "--full-index", "--binary", before, "HEAD", config=EXPORT_CONFIG).stdout
-        stat = git(tree, "diff", "--stat=100", before, "HEAD", config=EXPORT_CONFIG).stdout
+        stat = git(tree, "diff", "--stat=120,80", before, "HEAD", config=EXPORT_CONFIG).stdout
         built.append(BuiltPullRequest(pr, diff, stat, git(tree, "rev-parse", "HEAD^{tree}").stdout.strip()))
     return built
 
@@ -198,8 +202,11 @@ def run_tests(python: str, tree: Path, tests: list[str]) -> str:
     if not Path(imported).is_relative_to(tree / "src"):
         raise SeriesError(f"the tests would import transformers from {imported or '(nowhere)'}, not from the tree")
     command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]
-    result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
-    summary = re.findall(r"^=*\s*(\d+ (?:passed|failed|error).*?)\s*=*$", result.stdout, re.MULTILINE)
+    try:
+        result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=TESTS_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise SeriesError(f"the tests did not finish in {TESTS_TIMEOUT} s (a hang?): {' '.join(tests)}") from None
+    summary = re.findall(r"^=*\s*(\d+ \w+.* in [\d.]+s\b.*?)\s*=*$", result.stdout, re.MULTILINE)
     summary = summary[-1] if summary else f"did not run (pytest exit {result.returncode})"
     if result.returncode != 0:
         failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", result.stdout, re.MULTILINE)
@@ -213,12 +220,12 @@ def subjects(patches: list[Path]) -> list[str]:
 
 
 def command_pr(project: Project, out: Path, python: str | None) -> None:
-    """Write the stack into `out`; with `python` None, everything is checked except the tests."""
+    """Write the stack into `out`, one line per pull request; with `python` None, everything but the tests is checked."""
     stack = load_stack(project)
-    lines, rows = [], []
+    rows = []  # (built pull request, what it applies on, its tests' summary)
     with tempfile.TemporaryDirectory() as tmp:
         built = build_stack(project, stack, Path(tmp) / "stack")
-        # Each diff alone, applied on top of those before it to a pristine tree, must give the tree that was built
+        # Each diff, applied to a pristine tree on top of the diffs before it, must give the tree that was built
         tree = Path(tmp) / "applied"
         unpack_pristine(project.cache / project.sdist, tree, f"{project.name} {project.version}")
         for level, item in enumerate(built, 1):
@@ -231,35 +238,41 @@ def command_pr(project: Project, out: Path, python: str | None) -> None:
                 raise SeriesError(f"{name}.diff does not apply on top of the pull requests before it: {reason}")
             if git(tree, "write-tree").stdout.strip() != item.tree:
                 raise SeriesError(f"{name}.diff applied on top of the pull requests before it gives another tree")
-            earlier = ", ".join(f"{number:02d}" for number in range(1, level))
-            base = "alone" if level == 1 or applies_alone(tree, diff_file) else f"only on top of {earlier}"
-            if python is None:
-                tests = "tests not run"
-            else:
+            numbers = [f"{number:02d}" for number in range(1, level + 1)]
+            base = (
+                "alone"
+                if level == 1 or applies_alone(tree, diff_file)
+                else f"only on top of {', '.join(numbers[:-1])}"
+            )
+            tests = "tests not run"
+            if python is not None:
                 try:
-                    tests = f"tests: {run_tests(python, tree, tests_of(stack, level, tree))}"
+                    tests = f"tests of {', '.join(numbers)}: {run_tests(python, tree, tests_of(stack, level, tree))}"
                 except SeriesError as error:
                     raise SeriesError(f"{name}: tests of its tree: {error}") from None
             commits = len(item.pr.patches)
-            lines.append(f"{name}: {commits} commit{'s' * (commits != 1)}, {item.stat.splitlines()[-1].strip()}")
-            lines[-1] += f"; applies to {project.version} {base}; {tests}"
-            rows.append((item, base))
-            print(lines[-1], flush=True)
+            print(
+                f"{name}: {commits} commit{'s' * (commits != 1)}, {item.stat.splitlines()[-1].strip()}; "
+                f"applies to {project.version} {base}; {tests}",
+                flush=True,
+            )
+            rows.append((item, base, tests))
     shutil.rmtree(out, ignore_errors=True)
-    for item, base in rows:
+    for item, _, _ in rows:
         folder = out / item.pr.name
         folder.mkdir(parents=True)
         (folder / f"{item.pr.slug}.diff").write_text(item.diff, encoding="utf-8")
         (folder / "PR.md").write_text(pr_description(project, stack, item), encoding="utf-8")
     listing = "\n".join(
-        f"{item.pr.number}. [{item.pr.title}]({item.pr.name}/PR.md): `{item.pr.name}/{item.pr.slug}.diff`; "
-        f"applies to {project.version} {base}"
-        for item, base in rows
+        f"{item.pr.number}. [{item.pr.title}]({item.pr.name}/PR.md): `{item.pr.name}/{item.pr.slug}.diff`, "
+        f"applies to {project.version} {base}; {tests}"
+        for item, base, tests in rows
     )
     (out / "README.md").write_text(
         f"# Pull requests to {project.name} {project.version}, in the order they are to be merged\n\n"
-        f"Each diff applies with `git apply` to a pristine {project.version} tree on top of the diffs above it "
-        f"(written by `make pr` from patches/ and {STACK}; each was tested on its tree).\n\n{listing}\n",
+        f"Written by `make pr` from patches/ and {STACK}. Each diff applies with `git apply` to a pristine "
+        f"{project.version} tree on top of the diffs above it, and its tests and theirs pass on that tree.\n\n"
+        f"{listing}\n",
         encoding="utf-8",
     )
     print(f"wrote {len(rows)} pull requests to {out}, listed in {out / 'README.md'}")

@@ -7,13 +7,8 @@ may not reach an index. None reads the developer's git or pip config.
 
 from __future__ import annotations
 
-import hashlib
-import io
-import os
 import shutil
-import subprocess
 import sys
-import tarfile
 import zipfile
 from pathlib import Path
 
@@ -22,25 +17,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 import series  # noqa: E402
+from fake_project import (  # noqa: E402
+    FAKE_SOURCES,
+    FIRST_EDIT,
+    INIT,
+    SDIST,
+    TEAMMATE_EDIT,
+    commit_edit,
+    error_line,
+    git,
+)
 
 
-SDIST = "transformers-5.24.0.tar.gz"
-INIT = "src/transformers/__init__.py"
-FAKE_SOURCES = {
-    "setup.py": (
-        "from setuptools import find_packages, setup\n\n"
-        'setup(name="transformers", version="5.24.0", package_dir={"": "src"}, packages=find_packages("src"))\n'
-    ),
-    "pyproject.toml": "[tool.ruff]\nline-length = 119\n",
-    INIT: (
-        '__version__ = "5.24.0"\n\n\n'
-        'def greet(name):\n    return "hello " + name\n\n\n'
-        "def part(name):\n    return name\n"
-    ),
-}
-# The edit every project starts with as its one patch, and a later one a teammate pushes to patches/.
-FIRST_EDIT = ('return "hello " + name', 'return f"hello {name}"', "Greet with an f-string")
-TEAMMATE_EDIT = ("    return name\n", "    return name.strip()\n", "Strip names")
 # Settings a developer may well have that would change what the tool writes, or make it fail, were they not pinned.
 HOSTILE_GIT_CONFIG = """\
 [core]
@@ -77,48 +65,6 @@ HOSTILE_GIT_CONFIG = """\
 # ---- helpers ------------------------------------------------------------------------------------------------
 
 
-def fake_sdist(path: Path) -> Path:
-    """A tar.gz laid out like the real sdist: the folder `transformers-5.24.0/` first, then everything inside it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    top = "transformers-5.24.0"
-    with tarfile.open(path, "w:gz") as archive:
-        folders = sorted({f"{top}/{folder}" for name in FAKE_SOURCES for folder in Path(name).parents if folder.parts})
-        for folder in [top, *folders]:
-            info = tarfile.TarInfo(folder)
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            archive.addfile(info)
-        for name, text in FAKE_SOURCES.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"{top}/{name}")
-            info.size, info.mode = len(data), 0o644
-            archive.addfile(info, io.BytesIO(data))
-    return path
-
-
-def write_pin(root: Path, sdist: Path) -> None:
-    sha256 = hashlib.sha256(sdist.read_bytes()).hexdigest()
-    (root / "upstream.toml").write_text(
-        f'[upstream]\nname = "transformers"\nversion = "5.24.0"\nsdist = "{SDIST}"\nsha256 = "{sha256}"\n'
-        'local_version = "time.1"\n',
-        encoding="utf-8",
-    )
-
-
-def git(repo: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=Test Author", "-c", "user.email=test@example.com", *args]
-    return subprocess.run(command, cwd=repo, check=True, capture_output=True, text=True).stdout
-
-
-def commit_edit(repo: Path, edit: tuple[str, str, str]) -> None:
-    """Replace `old` by `new` in the package's __init__.py and commit it with `subject`."""
-    old, new, subject = edit
-    path = repo / INIT
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    git(repo, "commit", "--quiet", "--all", "-m", subject, "-m", "Why it helps, in a body line.")
-
-
 def push_teammate_patch(root: Path) -> None:
     """patches/ moves on under fork/: a new patch lands in patches/, made elsewhere; fork/ stays as it was."""
     fork = root / "fork"
@@ -129,13 +75,6 @@ def push_teammate_patch(root: Path) -> None:
 
 def series_main(root: Path, command: str, *options: str) -> int:
     return series.main([command, "--root", str(root), *options])
-
-
-def error_line(capsys) -> str:
-    """What the failed command printed to stderr: exactly one line."""
-    lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 1, lines
-    return lines[0]
 
 
 def use_hostile_git_config(monkeypatch, tmp_path: Path) -> None:
@@ -158,29 +97,6 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 # ---- fixtures -----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def offline_and_neutral(monkeypatch, tmp_path):
-    """No pip index, no pip or git config of the developer's; git never looks above tmp_path nor waits on an editor."""
-    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "empty.gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    monkeypatch.setenv("GIT_EDITOR", "false")
-
-
-@pytest.fixture
-def root(tmp_path) -> Path:
-    """A project pinned to the fake sdist, which sits in its cache; patches/ is empty."""
-    root = tmp_path / "project"
-    sdist = fake_sdist(root / ".cache" / "sdist" / SDIST)
-    write_pin(root, sdist)
-    (root / "patches").mkdir()
-    return root
 
 
 @pytest.fixture

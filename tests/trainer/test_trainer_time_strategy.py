@@ -27,7 +27,6 @@ import json
 import math
 import os
 import time
-import unittest
 from datetime import timedelta
 from unittest import mock
 
@@ -185,7 +184,9 @@ class ParseDurationTest(TestCasePlus):
         for accepted_form in ('"90s"', '"30m"', '"1.5h"', '"1h30m"', '"2d"', "HH:MM:SS", "DD:HH:MM:SS", "timedelta"):
             self.assertIn(accepted_form, message)
 
-    @parameterized.expand([("units_out_of_order", "30m1h"), ("capital_unit", "1H"), ("word", "soon"), ("nan", math.nan)])
+    @parameterized.expand(
+        [("units_out_of_order", "30m1h"), ("capital_unit", "1H"), ("word", "soon"), ("nan", math.nan)]
+    )
     def test_malformed_value_is_told_it_is_not_a_duration(self, _, value):
         with self.assertRaisesRegex(ValueError, r"^`save_time` is not a duration: ") as context:
             parse_duration(value, "save_time")
@@ -424,7 +425,9 @@ class TimeTrainingArgumentsTest(TestCasePlus):
     def test_eval_delay_from_a_config_file_takes_a_duration_under_time_strategy(self):
         config = os.path.join(self.output_dir, "config.json")
         with open(config, "w", encoding="utf-8") as f:
-            json.dump({"output_dir": self.output_dir, "eval_strategy": "time", "eval_time": "1m", "eval_delay": "10m"}, f)
+            json.dump(
+                {"output_dir": self.output_dir, "eval_strategy": "time", "eval_time": "1m", "eval_delay": "10m"}, f
+            )
         (args,) = HfArgumentParser(TrainingArguments).parse_json_file(config)
         self.assertEqual(args.eval_delay, 600.0)
 
@@ -1024,7 +1027,7 @@ class ArgumentsSetAfterConstructionTest(TimedTrainingTestCase):
             ("negative_interval", {"save_strategy": "time", "save_time": -5}, "`save_time` must be positive"),
             ("word", {"save_strategy": "time", "save_time": "soon"}, "`save_time` is not a duration"),
             ("nan", {"save_strategy": "time", "save_time": math.nan}, "`save_time` is not a duration"),
-            ("unknown_strategy", {"save_strategy": "tme"}, "'tme' is not a valid SaveStrategy"),
+            ("unknown_strategy", {"save_strategy": "tme"}, "tme is not a valid SaveStrategy"),
             ("duration_delay_under_steps", {"eval_strategy": "steps", "eval_delay": "10m"}, "`eval_delay`"),
         ]
     )
@@ -1099,7 +1102,12 @@ class TimeStrategyResumeTest(TimedTrainingTestCase):
 
     def test_resuming_with_time_strategies_does_not_compare_step_intervals(self):
         trainer, _ = make_timed_trainer(
-            self.output_dir, max_steps=4, logging_strategy="steps", logging_steps=2, save_strategy="steps", save_steps=4
+            self.output_dir,
+            max_steps=4,
+            logging_strategy="steps",
+            logging_steps=2,
+            save_strategy="steps",
+            save_steps=4,
         )
         trainer.train()
         trainer, recorder = make_timed_trainer(self.output_dir, max_steps=8, **self.time_strategies)
