@@ -36,11 +36,10 @@ from transformers import Trainer, TrainerCallback, TrainingArguments, is_torch_a
 from transformers.testing_utils import CaptureLogger, TestCasePlus, require_torch
 from transformers.trainer_callback import TrainerState
 from transformers.trainer_utils import get_last_checkpoint, rotate_checkpoints
-from transformers.utils import logging
+from transformers.utils import is_peft_available, logging
 
 
 if is_torch_available():
-    import safetensors.torch
     import torch
 
     import transformers.modeling_utils
@@ -227,20 +226,31 @@ class KillSwitch:
         shutil.rmtree = rmtree_killed_halfway
 
 
-def train_tiny_model(output_dir, max_steps=6, resume_from_checkpoint=None, kill_at=None, kill_on_save=2, **kwargs):
+def train_tiny_model(output_dir, max_steps=6, resume_from_checkpoint=None, lora=False, **kwargs):
     """
-    One training job: a tiny Llama saving every 2 steps, killed at `kill_at` during save `kill_on_save` if given.
-    Writes `result.json` (first and last step) and `journal.txt` (checkpoints whose `trainer_state.json` was written)
-    in `output_dir`.
+    One training job: a tiny Llama (with a LoRA adapter if `lora`) saving every 2 steps. Writes `result.json` (first
+    and last step) in `output_dir`.
     """
-    if kill_at is not None:  # only ever in a child process: it patches `Trainer` for good
-        torch.set_num_threads(1)
-        KillSwitch(kill_at, kill_on_save, journal=os.path.join(output_dir, "journal.txt")).install()
     kwargs = {"save_steps": 2, "report_to": [], "disable_tqdm": True, "use_cpu": True, **kwargs}
     args = TrainingArguments(output_dir, max_steps=max_steps, per_device_train_batch_size=2, **kwargs)
+    model = tiny_model()
+    if lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
     recorder = RecordResume(os.path.join(output_dir, "result.json"))
-    trainer = Trainer(model=tiny_model(), args=args, train_dataset=RandomTokens(), callbacks=[recorder])
+    trainer = Trainer(model=model, args=args, train_dataset=RandomTokens(), callbacks=[recorder])
     trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+
+
+def train_with_kill_switch(output_dir, kill_at=None, kill_on_save=2, **kwargs):
+    """
+    `train_tiny_model`, killed at `kill_at` during save number `kill_on_save`, if given; the checkpoints whose
+    `trainer_state.json` was written are listed in `journal.txt`. Only in a child process: it patches `Trainer`.
+    """
+    torch.set_num_threads(1)
+    KillSwitch(kill_at, kill_on_save, journal=os.path.join(output_dir, "journal.txt")).install()
+    train_tiny_model(output_dir, **kwargs)
 
 
 def _run_and_exit(target, kwargs):
@@ -286,7 +296,7 @@ def read_result(output_dir):
 
 
 def make_checkpoint(output_dir, step, complete=True, truncated_state=False):
-    """A checkpoint folder with placeholder files; `complete` ones end with `trainer_state.json`, as `Trainer` writes."""
+    """A checkpoint folder with placeholder files; complete ones end with `trainer_state.json`, as Trainer writes."""
     folder = os.path.join(output_dir, f"checkpoint-{step}")
     os.makedirs(folder)
     for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth"):
@@ -301,7 +311,10 @@ def make_checkpoint(output_dir, step, complete=True, truncated_state=False):
 
 
 def checkpoint_folders(output_dir):
-    return sorted((name for name in os.listdir(output_dir) if name.startswith("checkpoint-")), key=lambda name: int(name.split("-")[-1]))
+    return sorted(
+        (name for name in os.listdir(output_dir) if name.startswith("checkpoint-")),
+        key=lambda name: int(name.split("-")[-1]),
+    )
 
 
 class CheckpointCompletenessTest(TestCasePlus):
@@ -443,10 +456,10 @@ class ResumeFromIncompleteCheckpointTest(TestCasePlus):
 class KilledJobResumesTest(TestCasePlus):
     """A job SIGKILLed anywhere in a save resumes with `resume_from_checkpoint=True` from its newest complete one."""
 
-    def kill_and_resume(self, kill_at, kill_on_save=2):
+    def kill_and_resume(self, kill_at, kill_on_save=2, **job):
         output_dir = self.get_auto_remove_tmp_dir()
-        job = {"output_dir": output_dir, "save_total_limit": 1}
-        exitcode = run_in_fresh_process(train_tiny_model, kill_at=kill_at, kill_on_save=kill_on_save, **job)
+        job = {"output_dir": output_dir, "save_total_limit": 1, **job}
+        exitcode = run_in_fresh_process(train_with_kill_switch, kill_at=kill_at, kill_on_save=kill_on_save, **job)
         self.assertEqual(exitcode, -signal.SIGKILL, f"the job was not killed at {kill_at}")
         newest_complete = newest_journaled_step(output_dir)
         self.assertGreater(newest_complete, 0)
@@ -466,6 +479,24 @@ class KilledJobResumesTest(TestCasePlus):
     def test_job_killed_at_a_random_file_write_resumes_from_its_newest_complete_checkpoint(self, seed):
         draw = random.Random(seed)
         self.kill_and_resume(f"write-{draw.randint(1, 6)}", kill_on_save=draw.randint(2, 3))
+
+    def test_checkpoint_saved_again_at_its_step_is_incomplete_until_overwritten(self):
+        # A complete checkpoint-4 is saved again after resuming from checkpoint-2, and the job dies halfway through
+        output_dir = self.get_auto_remove_tmp_dir()
+        self.assertEqual(run_in_fresh_process(train_tiny_model, output_dir=output_dir, max_steps=4), 0)
+        checkpoint = os.path.join(output_dir, "checkpoint-2")
+        killed = {"kill_at": "after_model", "kill_on_save": 1, "resume_from_checkpoint": checkpoint}
+        exitcode = run_in_fresh_process(train_with_kill_switch, output_dir=output_dir, max_steps=4, **killed)
+        self.assertEqual(exitcode, -signal.SIGKILL)
+        # Half new, half old: not complete, whatever its previous trainer_state.json said
+        self.assertEqual(get_last_checkpoint(output_dir), checkpoint)
+
+    @unittest.skipUnless(is_peft_available(), "needs peft")
+    def test_job_training_a_peft_adapter_killed_mid_save_resumes_from_its_newest_complete_checkpoint(self):
+        self.kill_and_resume("after_optimizer", lora=True)
+
+    def test_save_only_model_job_killed_mid_save_resumes_from_its_newest_complete_checkpoint(self):
+        self.kill_and_resume("after_model", save_only_model=True)
 
 
 if __name__ == "__main__":
