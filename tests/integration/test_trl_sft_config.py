@@ -35,7 +35,13 @@ class SFTConfigTimeStrategyTest(unittest.TestCase):
         )
         self.assertEqual((config.eval_time, config.save_time), (600.0, 7200.0))
 
-    @parameterized.expand([("zero", "0s"), ("unparsable", "soon"), ("negative", -30)])
-    def test_sft_config_refuses_a_bad_save_time_naming_the_field(self, _, value):
-        with self.assertRaisesRegex(ValueError, "`save_time` must be a positive duration"):
+    @parameterized.expand(
+        [
+            ("zero", "0s", "must be positive"),
+            ("unparsable", "soon", "is not a duration"),
+            ("negative", -30, "must be positive"),
+        ]
+    )
+    def test_sft_config_refuses_a_bad_save_time_naming_the_field(self, _, value, problem):
+        with self.assertRaisesRegex(ValueError, f"`save_time` {problem}"):
             SFTConfig(output_dir="out", save_strategy="time", save_time=value, **CPU_ONLY)
