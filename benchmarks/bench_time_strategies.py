@@ -6,10 +6,11 @@ compares, run by run (benchmarks/README.md says how, and why):
 
 - "steps": step-based strategies that only fire at the end (`*_steps=10**9`), the baseline;
 - "new": time-based ones (`*_time="10h"`, nothing fires before the end) with the library's `_TimeSchedule`: with
-  several processes, a non-blocking all-reduce of the flags every update step, whose result is used at the next one;
+  several processes, a blocking all-reduce at agreed checks, each one after half the steps the processes expect
+  before anything can be due;
 - "old": the same with the agreement of the previous series, reproduced here (`OldSchedule`): a blocking all-reduce
-  every K update steps, K adapted to the measured costs;
-- "blocking" (two processes): the new agreement, but waiting for each all-reduce at once.
+  every K update steps, K adapted to the measured costs by four tuning constants;
+- "every step" (two processes): the library's check, made at every update step.
 
 It measures throughput (steps/s of the training loop, runs alternating, medians; the ratio to "steps"), the cost per
 step, and the precision: with intervals of 0.2 s to 1 s, how late each time-based event fires after its interval
@@ -56,33 +57,22 @@ SHORT_INTERVALS = {"logging": 0.2, "eval": 0.5, "save": 1.0}  # seconds, for the
 
 class OldSchedule(_TimeSchedule):
     """The agreement of the previous series (fork branch `old-series`, `DefaultFlowCallback._agree_across_processes`
-    and `_check_period`), for comparison only, on the library's bookkeeping: a check, every K update steps, is a
-    BLOCKING MAX all-reduce of the flags of that step and of each process' proposal for K (negated: the smallest wins);
-    between checks nothing fires. K keeps the collective near BUDGET of training time (from the step time, averaged
-    over about AVERAGED steps, and the collective's, averaged over the last two) and checks at most MAX_SPACING of the
-    shortest interval apart. With one process, as in the library: every step, no collective.
-
-    It plugs into `_TimeSchedule.due`, which takes its flags from `agreed_flags` while an agreement is pending and,
-    with several processes, calls `start_agreement` at every step but the last: here `due` skips the steps between
-    checks, `start_agreement` only marks one as pending, and `agreed_flags` makes the check, blocking."""
+    and `_check_period`), for comparison only, on the library's bookkeeping. As in the library, a check is a blocking
+    MAX all-reduce of the flags and of each process' proposal for the number of steps until the next check (negated:
+    the smallest wins), and nothing fires between checks; only the proposal differs. K keeps the collective near
+    BUDGET of training time (from the step time, averaged over about AVERAGED steps, and the collective's, averaged
+    over the last two) and checks at most MAX_SPACING of the shortest interval apart."""
 
     BUDGET, MAX_SPACING, AVERAGED, MAX_PERIOD = 0.002, 0.05, 16, 2**20  # its tuning constants
 
     def __init__(self, args, state):
         super().__init__(args, state)
-        self.next_check = state.global_step
         self.window_start, self.window_step = self.start, state.global_step  # the steps since the last check
         self.step_seconds, self.collective_seconds = None, 0.0
         self.periods = []  # the K agreed at each check
 
-    def due(self):
-        return super().due() if self.state.global_step >= self.next_check else set()
-
-    def start_agreement(self, flags):
-        self.agreement = "at the next check"  # nothing is sent now: `due` takes its flags from `agreed_flags`
-
-    def agreed_flags(self):
-        now, step = self.clock(), self.state.global_step
+    def agreed_flags(self, now):
+        step = self.state.global_step
         steps = max(step - self.window_step, 1)
         window_step_seconds = (now - self.window_start) / steps
         self.window_start, self.window_step = now, step
@@ -113,28 +103,24 @@ class OldSchedule(_TimeSchedule):
         super().event_ended(kind)
         self.window_start, self.window_step = self.clock(), self.state.global_step  # events are not step time
 
-    def finish(self):
-        pass  # no all-reduce is in flight
 
+class EveryStepSchedule(_TimeSchedule):
+    """The library's check, made at every update step (nothing is ever far): what spacing the checks saves."""
 
-class BlockingSchedule(_TimeSchedule):
-    """The library's agreement, but waiting for each all-reduce at once: what letting it run beside a step buys."""
-
-    def start_agreement(self, flags):
-        super().start_agreement(flags)
-        self.agreement[0].wait()
+    def seconds_until_due(self, now):
+        return 0.0
 
 
 # Each mechanism: the `_TimeSchedule` it trains with (None: step-based strategies), and its name in the tables
 MECHANISMS = {
     "steps": (None, "step-based"),
-    "new": (_TimeSchedule, "new (non-blocking, every step)"),
-    "old": (OldSchedule, "old (blocking, every K steps)"),
-    "blocking": (BlockingSchedule, "blocking, every step"),
+    "new": (_TimeSchedule, "new (halving checks)"),
+    "old": (OldSchedule, "old (every K steps, 4 constants)"),
+    "every step": (EveryStepSchedule, "check at every step"),
 }
 # What each setting (number of processes) compares: with one process no mechanism agrees, so "old" is "new"
-COMPARED = {1: ("steps", "new"), 2: ("steps", "new", "old", "blocking")}
-PRECISION = {1: ("new",), 2: ("new", "old")}  # "blocking" fires at the same steps as "new"
+COMPARED = {1: ("steps", "new"), 2: ("steps", "new", "old", "every step")}
+PRECISION = {1: ("new",), 2: ("new", "old")}  # "every step" fires at the same steps as "new"
 TARGETS = {1: {"ratio": 0.99, "late": 1.0}, 2: {"ratio": 0.98, "late": 2.0}}  # throughput ratio; lateness in steps
 
 
@@ -345,7 +331,7 @@ def decision_seconds(output_dir):
 
 def allreduce_seconds():
     """Seconds of one blocking MAX all-reduce of the agreed flags (float32) then `.tolist()`: what "old" pays per check
-    and "blocking" per step, when nothing else runs. Median over ALLREDUCE_REPEATS loops."""
+    and "every step" at each step, when nothing else runs. Median over ALLREDUCE_REPEATS loops."""
     values = torch.zeros(len(_AGREED_FLAGS) + 1)  # + the period that "old" agrees on
     timings = []
     for _ in range(ALLREDUCE_REPEATS):

@@ -20,7 +20,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def train(output_dir: str, max_steps: int, strategy: str, resume: str | None):
+def train(output_dir: str, max_steps: int, strategy: str, resume: str | bool | None):
     """One job: a tiny model trained to `max_steps`, saving by `strategy` ("steps" or "time")."""
     import torch
 
@@ -52,7 +52,7 @@ class CheckpointCompatibilityTest(unittest.TestCase):
             archive.extractall(self.tmp / "stock", filter="data")
         self.stock_src = next((self.tmp / "stock").iterdir()) / "src"
 
-    def job(self, build: str, max_steps: int, strategy: str, resume: str | None = None) -> str:
+    def job(self, build: str, max_steps: int, strategy: str, resume: str | bool | None = None) -> str:
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)
         if build == "stock":
@@ -72,7 +72,8 @@ class CheckpointCompatibilityTest(unittest.TestCase):
         stock_module = self.job("stock", max_steps=4, strategy="steps")
         self.assertTrue(stock_module.startswith(str(self.stock_src)), stock_module)
 
-        patched_module = self.job("patched", max_steps=8, strategy="time", resume=str(self.tmp / "out/checkpoint-4"))
+        # `resume_from_checkpoint=True`: the stock checkpoint counts as complete for this build
+        patched_module = self.job("patched", max_steps=8, strategy="time", resume=True)
         self.assertFalse(patched_module.startswith(str(self.stock_src)), patched_module)
         self.assertTrue((self.tmp / "out/checkpoint-8/trainer_state.json").exists(), "the patched job saved nothing")
 

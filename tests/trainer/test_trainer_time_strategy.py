@@ -52,6 +52,7 @@ from .time_strategy_testing import (
     TimedTrainer,
     expected_time_events,
     make_timed_trainer,
+    patch_clock,
     steps_due_every,
     time_training_arguments,
 )
@@ -1009,6 +1010,40 @@ class DefaultFlowCallbackTest(TimedTrainingTestCase):
         expected = expected_time_events(trainer.args, max_steps, step_duration=irregular_step_duration)
         self.assertEqual(recorder.sequence(), expected)
         self.assertTrue(os.path.isdir(os.path.join(self.output_dir, f"checkpoint-{max_steps}")))
+
+    @parameterized.expand([("steady_steps", 1.0), ("steps_twice_as_slow_from_step_60", 2.0)])
+    def test_agreed_checks_come_closer_as_a_deadline_nears_and_fire_when_one_process_would(self, _, slowdown):
+        # One process stands for all (its all-reduce leaves its own values): the rule that spaces the checks
+        def step_duration(step):
+            return slowdown if step >= 60 else 1.0
+
+        def run(world_size):
+            args = time_training_arguments(self.output_dir, save_strategy="time", save_time=100)
+            state, clock, checks, saves = TrainerState(global_step=1, max_steps=300), FakeClock(), [], []
+            with (
+                patch_clock(clock),
+                mock.patch.object(type(args), "world_size", new_callable=mock.PropertyMock, return_value=world_size),
+                mock.patch("transformers.trainer_callback._is_torch_distributed_initialized", return_value=True),
+                mock.patch.object(torch.distributed, "all_reduce", lambda *a, **k: checks.append(state.global_step)),
+            ):
+                schedule = _TimeSchedule(args, state)
+                for step in range(2, state.max_steps + 1):
+                    state.global_step = step
+                    clock.advance(step_duration(step))
+                    if "save" in schedule.due():
+                        saves.append(step)
+                        schedule.event_ended("save")
+            return saves, checks
+
+        one_process_saves, _ = run(world_size=1)
+        saves, checks = run(world_size=2)
+        self.assertEqual(saves, one_process_saves)
+        self.assertGreaterEqual(len(saves), 2)
+        # A few dozen checks for intervals of 100 steps or more, closer and closer before each save, down to every step
+        self.assertLess(len(checks), 15 * len(saves))
+        for save in saves:
+            self.assertIn(save - 1, checks)
+            self.assertIn(save, checks)
 
     def test_several_processes_without_a_process_group_refuse_time_strategies(self):
         # On TPU/XLA there is no torch.distributed process group to agree through: refuse rather than hang
