@@ -171,6 +171,13 @@ class TimeBudgetStopTest(TestCasePlus):
         self.assertEqual(recorder.clock(), 27)
         self.assertCompleteCheckpointAt(21)
 
+    def test_stop_leaves_time_for_a_step_based_save_due(self):
+        # Saves of 4s every 10 steps: step 20 ends at 24 with a save due, and going on would take 4 + 1 + 4s
+        trainer, recorder, output = self.train(save_strategy="steps", save_steps=10, save_duration=4, max_time=30)
+        self.assertEqual(output.global_step, 20)
+        self.assertEqual(recorder.steps("on_save"), [10, 20])
+        self.assertEqual(recorder.clock(), 28)
+
     def test_slow_evaluation_and_save_are_kept_in_hand(self):
         # Each evaluation takes 4s and each save 2s: the final ones must fit too
         trainer, recorder, output = self.train(
@@ -317,6 +324,22 @@ class SignalStopTest(TestCasePlus):
         self.assertEqual(get_last_checkpoint(self.output_dir), checkpoint)
         self.assertFalse(os.path.exists(os.path.join(checkpoint, "checkpoint-is-incomplete.txt")))
         self.assertEqual(signal.getsignal(signal.SIGTERM), handler)
+
+    @parameterized.expand(
+        [
+            ("time", {"eval_strategy": "time", "eval_time": 3, "save_strategy": "time", "save_time": 3}),
+            ("epoch", {"eval_strategy": "epoch", "save_strategy": "epoch"}),
+        ]
+    )
+    def test_sigterm_skips_the_evaluations_due_at_the_stop(self, _, strategies):
+        # Update steps of 1s: time-based events are due at step 4, and an epoch of 8 steps is cut short there
+        trainer, recorder = make_timed_trainer(
+            self.output_dir, max_steps=1000, enable_jit_checkpoint=True, callbacks=[SigtermAt(step=3)], **strategies
+        )
+        output = trainer.train()
+        self.assertEqual(output.global_step, 4)
+        self.assertEqual(recorder.steps("on_evaluate"), [])
+        self.assertEqual(recorder.steps("on_save"), [4])
 
     def test_with_several_processes_checks_come_at_least_every_second_and_act_on_a_signal(self):
         # Steps of 0.1s, no time strategy: a signal has no deadline, so the checks come once a second

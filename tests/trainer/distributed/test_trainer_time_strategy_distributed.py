@@ -107,29 +107,39 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def run_on_two_processes(module: str, output_dir: str, timeout: float) -> tuple[int | None, str]:
+    """
+    Runs `python -m module output_dir` in 2 processes under torchrun, from the folder above `tests/`. Returns its exit
+    status, or `None` if it ran past `timeout` seconds (its processes are then killed), and its output.
+    """
+    package_root = Path(__file__).resolve().parents[3]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}"]
+    command += ["-m", module, output_dir]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    log_path = Path(output_dir) / "torchrun.log"
+    with open(log_path, "w", encoding="utf-8") as log:
+        launch = subprocess.Popen(command, env=env, cwd=package_root, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            returncode = launch.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # The workers run in sessions of their own: end them one by one, then torchrun
+            launcher = psutil.Process(launch.pid)
+            for process in [*launcher.children(recursive=True), launcher]:
+                process.kill()
+            launch.wait()
+            returncode = None
+    return returncode, log_path.read_text(encoding="utf-8")
+
+
 @require_torch
 class TimeStrategyAcrossProcessesTest(TestCasePlus):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.output_dir = tempfile.mkdtemp()
-        # This module runs in each process as `tests.trainer.distributed...`, from the folder above `tests/`
-        package_root = Path(__file__).resolve().parents[3]
-        command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}"]
-        command += ["-m", __spec__.name, cls.output_dir]
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        log_path = Path(cls.output_dir) / "torchrun.log"
-        with open(log_path, "w", encoding="utf-8") as log:
-            launch = subprocess.Popen(command, env=env, cwd=package_root, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                cls.returncode = launch.wait(timeout=TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired as error:
-                # The workers run in sessions of their own: end them one by one, then torchrun
-                launcher = psutil.Process(launch.pid)
-                for process in [*launcher.children(recursive=True), launcher]:
-                    process.kill()
-                raise AssertionError(f"the 2-process run did not finish in {TIMEOUT_SECONDS}s (a hang)") from error
-        cls.output = log_path.read_text(encoding="utf-8")
+        cls.returncode, cls.output = run_on_two_processes(__spec__.name, cls.output_dir, TIMEOUT_SECONDS)
+        if cls.returncode is None:
+            raise AssertionError(f"the 2-process run did not finish in {TIMEOUT_SECONDS}s (a hang)")
         cls.events = {}
         for rank in (0, 1):
             path = Path(cls.output_dir) / f"events-rank{rank}.json"
