@@ -20,10 +20,21 @@ PAGE = Path(__file__).resolve().parents[2] / "docs" / "source" / "en" / "time_ba
 PY_BLOCK = re.compile(r"^```py\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 
 
-def python_blocks() -> list[tuple[str, str]]:
-    """(name, code) of each ```py block, named after the line of the page where it starts."""
-    text = PAGE.read_text(encoding="utf-8")
+def python_blocks(page: Path = PAGE) -> list[tuple[str, str]]:
+    """(name, code) of each ```py block of `page`, named after the line where it starts."""
+    text = page.read_text(encoding="utf-8")
     return [(f"line_{text.count(chr(10), 0, match.start()) + 1}", match.group(1)) for match in PY_BLOCK.finditer(text)]
+
+
+def run_python_block(page: Path, name: str, code: str):
+    """Runs a ```py block of `page` as a script, in a new empty folder (the examples write files such as `out/`)."""
+    previous_directory = os.getcwd()
+    with tempfile.TemporaryDirectory() as directory:
+        os.chdir(directory)
+        try:
+            exec(compile(code, f"{page.name}:{name}", "exec"), {"__name__": "__main__"})
+        finally:
+            os.chdir(previous_directory)
 
 
 def accepted_formats() -> list[str]:
@@ -46,13 +57,7 @@ class TimeStrategyDocsTest(unittest.TestCase):
 
     @parameterized.expand(python_blocks())
     def test_python_block_runs(self, name, code):
-        previous_directory = os.getcwd()
-        with tempfile.TemporaryDirectory() as directory:
-            os.chdir(directory)
-            try:
-                exec(compile(code, f"{PAGE.name}:{name}", "exec"), {"__name__": "__main__"})
-            finally:
-                os.chdir(previous_directory)
+        run_python_block(PAGE, name, code)
 
     def test_page_mentions_every_accepted_format(self):
         formats = accepted_formats()
