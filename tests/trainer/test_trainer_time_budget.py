@@ -384,6 +384,15 @@ class ProgressDisplayTest(TestCasePlus):
         with patch_clock(clock):
             self.assertEqual(schedule.progress(), "budget left 1:58:55, next save in 28:55")
 
+    def test_countdowns_round_up_until_the_time_is_up(self):
+        clock = FakeClock()
+        schedule = self.schedule(clock, max_time=90, save_strategy="time", save_time=60)
+        with patch_clock(clock):
+            clock.advance(59.6)
+            self.assertEqual(schedule.progress(), "budget left 00:31, next save in 00:01")
+            clock.advance(40)
+            self.assertEqual(schedule.progress(), "budget left 00:00, next save in 00:00")
+
     def test_progress_without_a_time_based_save_shows_the_budget_only(self):
         clock = FakeClock()
         schedule = self.schedule(clock, max_time=90, save_strategy="steps")
