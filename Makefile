@@ -14,7 +14,7 @@ help:
 	@echo "make check    the series round-trips byte for byte and fork/ holds nothing unexported"
 	@echo "make wheel    build dist/transformers-<version>+time.N-py3-none-any.whl from committed patches/"
 	@echo "make quality  upstream's ruff check and ruff format on every file the series touches or adds"
-	@echo "make bench    cost and precision of the time strategies, and a crash-resume soak (benchmarks/README.md)"
+	@echo "make bench    cost of the time strategies, a crash-resume soak, how close to max_time training ends"
 	@echo "make pr       dist/pr/: the stack of pull requests of pr/stack.toml, each diff applied and tested in turn"
 	@echo "make matrix   apply and test the series on transformers 5.20.0 to 5.24.0"
 
@@ -51,6 +51,7 @@ pr: $(VENV)/installed
 bench: fork
 	$(VPY) benchmarks/bench_time_strategies.py
 	$(VPY) benchmarks/bench_crash_resume.py
+	$(VPY) benchmarks/bench_time_budget.py
 
 matrix: $(VENV)/installed
 	$(PYTHON) tools/matrix.py --python $(abspath $(VPY))

@@ -71,7 +71,7 @@ class OldSchedule(_TimeSchedule):
         self.step_seconds, self.collective_seconds = None, 0.0
         self.periods = []  # the K agreed at each check
 
-    def agreed_flags(self, now):
+    def agreed_flags(self, now, requested=()):
         step = self.state.global_step
         steps = max(step - self.window_step, 1)
         window_step_seconds = (now - self.window_start) / steps
@@ -79,7 +79,7 @@ class OldSchedule(_TimeSchedule):
         if self.step_seconds is None:
             self.step_seconds = window_step_seconds
         self.step_seconds += min(1.0, steps / self.AVERAGED) * (window_step_seconds - self.step_seconds)
-        flags = self.local_flags(now)
+        flags = self.local_flags(now, requested)
         values = [float(flag in flags) for flag in _AGREED_FLAGS] + [-self.proposal()]
         values = torch.tensor(values, dtype=torch.float32, device=self.device)
         start = self.clock()
@@ -271,7 +271,7 @@ def train(output_dir, max_steps, mechanism, short=False):
         "cpu_steps_per_second": len(ends) / (recorder.cpu_end - recorder.cpu_begin),
         "step_seconds": statistics.median(b - a for a, b in zip(ends, ends[1:])),
         "decision_seconds": statistics.fmean(flow.decision_seconds),  # the mean: old's checks amortized over K
-        "periods": getattr(flow._time_schedule, "periods", []),  # OldSchedule's K at each check
+        "periods": getattr(trainer.state.time_schedule, "periods", []),  # OldSchedule's K at each check
         "ends": ends,
         **{key: getattr(recorder, key) for key in ("start", "begins", "events", "intervals")},
     }
