@@ -40,3 +40,27 @@ class ReadmeCommandLineTest(unittest.TestCase):
                 int(p.name.removeprefix("checkpoint-")) for p in Path(output_dir).glob("checkpoint-*")
             )
             self.assertEqual(checkpoints, steps)
+
+    def test_time_budget_stops_the_example_by_itself_with_a_checkpoint_of_its_last_step(self):
+        with tempfile.TemporaryDirectory() as output_dir:
+            command = [sys.executable, str(SCRIPT), "--output_dir", output_dir, "--max_steps", "100000"]
+            command += [
+                "--seconds_per_step",
+                "0.02",
+                "--max_time",
+                "3s",
+                "--save_strategy",
+                "time",
+                "--save_time",
+                "1s",
+            ]
+            command += ["--use_cpu", "true", "--report_to", "none", "--disable_tqdm", "true"]
+            result = subprocess.run(command, capture_output=True, text=True)
+            self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+            stop = re.search(
+                r"Stopping training at step (\d+) of 100000: [\d.]+s are left of the time budget", result.stderr
+            )
+            self.assertIsNotNone(stop, result.stderr[-2000:])
+            steps = [int(step) for step in re.findall(r"saved checkpoint-(\d+) at", result.stdout)]
+            self.assertEqual(steps[-1], int(stop.group(1)), result.stdout)
+            self.assertGreaterEqual(len(steps), 2, result.stdout)  # saves every second before the stop
