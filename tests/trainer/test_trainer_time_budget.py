@@ -42,13 +42,22 @@ from transformers.testing_utils import TestCasePlus, require_torch
 from transformers.trainer_callback import ProgressCallback, _TimeSchedule
 from transformers.trainer_utils import get_last_checkpoint
 
-from .time_strategy_testing import FakeClock, make_timed_trainer, patch_clock, time_training_arguments
+from .time_strategy_testing import (
+    FakeClock,
+    RandomTokenDataset,
+    TimedTrainer,
+    make_timed_trainer,
+    patch_clock,
+    time_training_arguments,
+)
 
 
 if is_torch_available():
+    import safetensors.torch as safetensors_torch
     import torch
 
     from transformers.trainer import TRAINER_STATE_NAME
+    from transformers.trainer_jit_checkpoint import JITCheckpointCallback
     from transformers.utils.notebook import NotebookProgressCallback
 
 
@@ -74,6 +83,14 @@ class SigtermAt(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step == self.step:
             os.kill(os.getpid(), signal.SIGTERM)
+
+
+class TimedEvaluationLoop(TimedTrainer):
+    """A `TimedTrainer` on which evaluating each dataset takes 5s."""
+
+    def evaluation_loop(self, *args, **kwargs):
+        self.clock.advance(5)
+        return super().evaluation_loop(*args, **kwargs)
 
 
 class ImmediateTimer:
@@ -178,6 +195,57 @@ class TimeBudgetStopTest(TestCasePlus):
         self.assertEqual(recorder.steps("on_save"), [10, 20])
         self.assertEqual(recorder.clock(), 28)
 
+    def test_stop_leaves_time_for_the_evaluation_and_save_at_the_end_of_an_epoch(self):
+        # Epochs of 8 steps of 1s, then an evaluation and a save of 5s each: step 16 ends at 26, and going on would
+        # take 10 + 1 + 10s (that epoch's events, a step, the final ones), so its events are the final ones
+        trainer, recorder, output = self.train(
+            train_length=16,
+            eval_strategy="epoch",
+            save_strategy="epoch",
+            eval_duration=5,
+            save_duration=5,
+            max_time=38,
+        )
+        self.assertEqual(output.global_step, 16)
+        self.assertEqual(recorder.steps("on_evaluate"), [8, 16])
+        self.assertEqual(recorder.steps("on_save"), [8, 16])
+        self.assertEqual(recorder.clock(), 36)
+
+    def test_evaluations_of_several_datasets_are_kept_in_hand_together(self):
+        # Each of 3 evaluation datasets takes 5s: an evaluation takes 15s, and the final one must fit
+        trainer, recorder = make_timed_trainer(
+            self.output_dir, max_steps=1000, trainer_class=TimedEvaluationLoop, eval_strategy="steps", eval_steps=10,
+            save_strategy="no", max_time=100,
+        )  # fmt: skip
+        trainer.eval_dataset = {name: RandomTokenDataset(4, seed=1) for name in ("a", "b", "c")}
+        output = trainer.train()
+        self.assertLessEqual(recorder.clock(), 100)
+        self.assertEqual(output.metrics["train_stop_reason"], "time budget")
+
+    def test_training_that_reaches_max_steps_at_the_stop_ends_as_usual(self):
+        # At step 10 of 10, the budget (12s, 1s kept for the save) would stop training anyway: it ends, not stops
+        trainer, recorder, output = self.train(max_steps=10, save_strategy="steps", save_steps=1000, max_time=12)
+        self.assertEqual(output.global_step, 10)
+        self.assertNotIn("train_stop_reason", output.metrics)
+        self.assertIsNone(trainer.state.stop_reason)
+
+    def test_early_stop_keeps_its_checkpoint_and_model_with_load_best_model_at_end(self):
+        # The first evaluation stays the best; with `save_total_limit=1`, the end of training would delete every
+        # other checkpoint and load the best model: an early stop is resumed from its own checkpoint and model
+        trainer, recorder, output = self.train(
+            train_length=2000, eval_strategy="steps", eval_steps=5, save_strategy="steps", save_steps=5,
+            load_best_model_at_end=True, metric_for_best_model="loss", greater_is_better=True, save_total_limit=1,
+            max_time=40,
+        )  # fmt: skip
+        self.assertEqual(trainer.state.best_model_checkpoint, os.path.join(self.output_dir, "checkpoint-5"))
+        self.assertCompleteCheckpointAt(output.global_step)
+        saved = safetensors_torch.load_file(
+            os.path.join(self.output_dir, f"checkpoint-{output.global_step}", "model.safetensors")
+        )
+        for name, tensor in trainer.model.state_dict().items():
+            if name in saved:
+                torch.testing.assert_close(tensor, saved[name])
+
     def test_slow_evaluation_and_save_are_kept_in_hand(self):
         # Each evaluation takes 4s and each save 2s: the final ones must fit too
         trainer, recorder, output = self.train(
@@ -240,6 +308,10 @@ class TimeBudgetStopTest(TestCasePlus):
                     "metric_for_best_model": "loss",
                 },
             ),
+            (
+                "best_evaluated_each_epoch",
+                {"save_strategy": "best", "eval_strategy": "epoch", "metric_for_best_model": "loss"},
+            ),
         ]
     )
     def test_every_save_strategy_saves_once_at_the_stop(self, _, strategies):
@@ -272,10 +344,12 @@ class TimeBudgetStopTest(TestCasePlus):
         output = trainer.train(resume_from_checkpoint=True)
         self.assertGreater(output.global_step, stopped_at + 10)
 
-    def test_several_processes_stop_at_the_step_one_process_would(self):
-        # One process stands for all (its all-reduce leaves its own values): the checks reach the stop in time
+    @parameterized.expand([("no_save_before_the_stop", 1000, 0), ("slow_saves_every_25_steps", 25, 40)])
+    def test_several_processes_stop_at_the_step_one_process_would(self, _, save_steps, save_seconds):
+        # One process stands for all (its all-reduce leaves its own values): the checks reach the stop in time,
+        # step-based saves between them included
         def run(world_size):
-            args = time_training_arguments(self.output_dir, save_strategy="steps", save_steps=1000, max_time=500)
+            args = time_training_arguments(self.output_dir, save_strategy="steps", save_steps=save_steps, max_time=600)
             state, clock, checks = TrainerState(global_step=1, max_steps=1000), FakeClock(), []
             state.train_start = clock()
             clock.advance(1)
@@ -289,13 +363,19 @@ class TimeBudgetStopTest(TestCasePlus):
                 for step in range(2, state.max_steps + 1):
                     state.global_step = step
                     clock.advance(1)
-                    if "stop" in schedule.due():
-                        return step, checks
+                    requested = {"save"} if step % save_steps == 0 else set()
+                    due = schedule.due(requested)
+                    if requested or "stop" in due:
+                        clock.advance(save_seconds)
+                        schedule.event_ended("save")
+                    if "stop" in due:
+                        return step, clock(), checks
 
-        one_process_stop, _ = run(world_size=1)
-        stop, checks = run(world_size=2)
+        one_process_stop, one_process_end, _ = run(world_size=1)
+        stop, end, checks = run(world_size=2)
         self.assertEqual(stop, one_process_stop)
-        self.assertLess(len(checks), 30)
+        self.assertLessEqual(end, 600)
+        self.assertLess(len(checks), 30 + stop // save_steps)
 
 
 @require_torch
@@ -340,6 +420,27 @@ class SignalStopTest(TestCasePlus):
         self.assertEqual(output.global_step, 4)
         self.assertEqual(recorder.steps("on_evaluate"), [])
         self.assertEqual(recorder.steps("on_save"), [4])
+
+    @parameterized.expand(["on_step_begin", "on_pre_optimizer_step", "on_step_end", "on_epoch_end"])
+    def test_callback_hands_the_request_to_the_schedule_or_saves_alone_without_one(self, hook):
+        self.addCleanup(signal.signal, signal.SIGTERM, signal.getsignal(signal.SIGTERM))  # the trainer's handler
+        trainer, _ = make_timed_trainer(self.output_dir, max_steps=10, enable_jit_checkpoint=True)
+        (callback,) = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, JITCheckpointCallback)]
+        callback.jit_manager.is_checkpoint_requested = True
+        with mock.patch.object(callback.jit_manager, "execute_jit_checkpoint") as execute:
+            # One process and no schedule (a replaced DefaultFlowCallback, or the first step): it saves, as before
+            control = TrainerControl()
+            getattr(callback, hook)(trainer.args, TrainerState(), control)
+            self.assertTrue(control.should_training_stop)
+            execute.assert_called_once()
+            # With the schedule: the request goes to the decision every process agrees on
+            state, control = TrainerState(), TrainerControl()
+            with patch_clock(FakeClock()):
+                state.time_schedule = _TimeSchedule(trainer.args, state)
+            getattr(callback, hook)(trainer.args, state, control)
+            self.assertTrue(state.time_schedule.signalled)
+            self.assertFalse(control.should_training_stop)
+            execute.assert_called_once()
 
     def test_with_several_processes_checks_come_at_least_every_second_and_act_on_a_signal(self):
         # Steps of 0.1s, no time strategy: a signal has no deadline, so the checks come once a second
