@@ -22,6 +22,7 @@ from series import PROJECT_ROOT, Project, SeriesError, apply_series, fetch_sdist
 FEATURE_TESTS = [
     "tests/trainer/test_trainer_time_strategy.py",
     "tests/trainer/distributed/test_trainer_time_strategy_distributed.py",
+    "tests/trainer/test_trainer_time_budget.py",
 ]
 
 
