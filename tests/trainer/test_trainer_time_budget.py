@@ -12,19 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 """
-Tests for `TrainingArguments.max_time` and for the SIGTERM stop of `enable_jit_checkpoint`.
+Tests for `TrainingArguments.max_time`.
 
 This module tests:
 - `max_time`: the forms it accepts and refuses, from Python, the command line, config files and attributes
 - When training stops under a time budget, driven by a fake clock (nothing sleeps): the time kept for the final
   evaluation and save, timed or not yet timed, set-up inside `train()`, budgets shorter than a step
-- The final checkpoint under each save strategy, the logs, the metrics and the progress display
-- A SIGTERM with `enable_jit_checkpoint`: one complete checkpoint, then `train()` returns
+- The final checkpoint under each save strategy, the logs and the metrics
 """
 
 import json
 import os
-import signal
 from datetime import timedelta
 from unittest import mock
 
@@ -33,13 +31,12 @@ from parameterized import parameterized
 from transformers import (
     HfArgumentParser,
     TrainerCallback,
-    TrainerControl,
     TrainerState,
     TrainingArguments,
     is_torch_available,
 )
 from transformers.testing_utils import TestCasePlus, require_torch
-from transformers.trainer_callback import ProgressCallback, _TimeSchedule
+from transformers.trainer_callback import _TimeSchedule
 from transformers.trainer_utils import get_last_checkpoint
 
 from .time_strategy_testing import (
@@ -57,8 +54,6 @@ if is_torch_available():
     import torch
 
     from transformers.trainer import TRAINER_STATE_NAME
-    from transformers.trainer_jit_checkpoint import JITCheckpointCallback
-    from transformers.utils.notebook import NotebookProgressCallback
 
 
 CALLBACK_LOGGER = "transformers.trainer_callback"
@@ -74,33 +69,12 @@ class TakesTime(TrainerCallback):
         self.clock.advance(self.seconds)
 
 
-class SigtermAt(TrainerCallback):
-    """Sends SIGTERM to this process at the end of update step `step`."""
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-
 class TimedEvaluationLoop(TimedTrainer):
     """A `TimedTrainer` on which evaluating each dataset takes 5s."""
 
     def evaluation_loop(self, *args, **kwargs):
         self.clock.advance(5)
         return super().evaluation_loop(*args, **kwargs)
-
-
-class ImmediateTimer:
-    """Stands for `threading.Timer`: runs its function at `start()`, so the JIT kill wait passes at once."""
-
-    def __init__(self, interval, function):
-        self.function = function
-
-    def start(self):
-        self.function()
 
 
 @require_torch
@@ -229,19 +203,19 @@ class TimeBudgetStopTest(TestCasePlus):
         self.assertNotIn("train_stop_reason", output.metrics)
         self.assertIsNone(trainer.state.stop_reason)
 
-    def test_early_stop_keeps_its_checkpoint_and_model_with_load_best_model_at_end(self):
-        # The first evaluation stays the best; with `save_total_limit=1`, the end of training would delete every
-        # other checkpoint and load the best model: an early stop is resumed from its own checkpoint and model
+    def test_stop_loads_the_best_model_and_keeps_the_last_checkpoint(self):
+        # The first evaluation stays the best: as at any end of training, the best model is loaded, and with
+        # `save_total_limit=1` the checkpoint of the stop is kept too, to resume from
         trainer, recorder, output = self.train(
             train_length=2000, eval_strategy="steps", eval_steps=5, save_strategy="steps", save_steps=5,
             load_best_model_at_end=True, metric_for_best_model="loss", greater_is_better=True, save_total_limit=1,
             max_time=40,
         )  # fmt: skip
-        self.assertEqual(trainer.state.best_model_checkpoint, os.path.join(self.output_dir, "checkpoint-5"))
+        best = os.path.join(self.output_dir, "checkpoint-5")
+        self.assertEqual(trainer.state.best_model_checkpoint, best)
+        self.assertGreater(output.global_step, 5)
         self.assertCompleteCheckpointAt(output.global_step)
-        saved = safetensors_torch.load_file(
-            os.path.join(self.output_dir, f"checkpoint-{output.global_step}", "model.safetensors")
-        )
+        saved = safetensors_torch.load_file(os.path.join(best, "model.safetensors"))
         for name, tensor in trainer.model.state_dict().items():
             if name in saved:
                 torch.testing.assert_close(tensor, saved[name])
@@ -376,146 +350,3 @@ class TimeBudgetStopTest(TestCasePlus):
         self.assertEqual(stop, one_process_stop)
         self.assertLessEqual(end, 600)
         self.assertLess(len(checks), 30 + stop // save_steps)
-
-
-@require_torch
-class SignalStopTest(TestCasePlus):
-    def setUp(self):
-        super().setUp()
-        self.output_dir = self.get_auto_remove_tmp_dir()
-        timer = mock.patch("transformers.trainer_jit_checkpoint.threading.Timer", ImmediateTimer)
-        timer.start()
-        self.addCleanup(timer.stop)
-
-    @parameterized.expand([("steps", {"save_strategy": "steps", "save_steps": 1000}), ("no", {"save_strategy": "no"})])
-    def test_sigterm_stops_at_the_next_step_with_one_complete_checkpoint_and_no_evaluation(self, _, save_strategy):
-        handler = signal.getsignal(signal.SIGTERM)
-        trainer, recorder = make_timed_trainer(
-            self.output_dir, max_steps=1000, enable_jit_checkpoint=True, eval_strategy="steps", eval_steps=1000,
-            callbacks=[SigtermAt(step=3)], **save_strategy,
-        )  # fmt: skip
-        output = trainer.train()
-        # The signal comes after the hooks of step 3 ran: step 4 is the next decision
-        self.assertEqual(output.global_step, 4)
-        self.assertEqual(output.metrics["train_stop_reason"], "SIGTERM")
-        self.assertEqual(recorder.steps("on_save"), [4])
-        self.assertEqual(recorder.steps("on_evaluate"), [])
-        checkpoint = os.path.join(self.output_dir, "checkpoint-4")
-        self.assertEqual(get_last_checkpoint(self.output_dir), checkpoint)
-        self.assertFalse(os.path.exists(os.path.join(checkpoint, "checkpoint-is-incomplete.txt")))
-        self.assertEqual(signal.getsignal(signal.SIGTERM), handler)
-
-    @parameterized.expand(
-        [
-            ("time", {"eval_strategy": "time", "eval_time": 3, "save_strategy": "time", "save_time": 3}),
-            ("epoch", {"eval_strategy": "epoch", "save_strategy": "epoch"}),
-        ]
-    )
-    def test_sigterm_skips_the_evaluations_due_at_the_stop(self, _, strategies):
-        # Update steps of 1s: time-based events are due at step 4, and an epoch of 8 steps is cut short there
-        trainer, recorder = make_timed_trainer(
-            self.output_dir, max_steps=1000, enable_jit_checkpoint=True, callbacks=[SigtermAt(step=3)], **strategies
-        )
-        output = trainer.train()
-        self.assertEqual(output.global_step, 4)
-        self.assertEqual(recorder.steps("on_evaluate"), [])
-        self.assertEqual(recorder.steps("on_save"), [4])
-
-    @parameterized.expand(["on_step_begin", "on_pre_optimizer_step", "on_step_end", "on_epoch_end"])
-    def test_callback_hands_the_request_to_the_schedule_or_saves_alone_without_one(self, hook):
-        self.addCleanup(signal.signal, signal.SIGTERM, signal.getsignal(signal.SIGTERM))  # the trainer's handler
-        trainer, _ = make_timed_trainer(self.output_dir, max_steps=10, enable_jit_checkpoint=True)
-        (callback,) = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, JITCheckpointCallback)]
-        callback.jit_manager.is_checkpoint_requested = True
-        with mock.patch.object(callback.jit_manager, "execute_jit_checkpoint") as execute:
-            # One process and no schedule (a replaced DefaultFlowCallback, or the first step): it saves, as before
-            control = TrainerControl()
-            getattr(callback, hook)(trainer.args, TrainerState(), control)
-            self.assertTrue(control.should_training_stop)
-            execute.assert_called_once()
-            # With the schedule: the request goes to the decision every process agrees on
-            state, control = TrainerState(), TrainerControl()
-            with patch_clock(FakeClock()):
-                state.time_schedule = _TimeSchedule(trainer.args, state)
-            getattr(callback, hook)(trainer.args, state, control)
-            self.assertTrue(state.time_schedule.signalled)
-            self.assertFalse(control.should_training_stop)
-            execute.assert_called_once()
-
-    def test_with_several_processes_checks_come_at_least_every_second_and_act_on_a_signal(self):
-        # Steps of 0.1s, no time strategy: a signal has no deadline, so the checks come once a second
-        args = time_training_arguments(self.output_dir, enable_jit_checkpoint=True)
-        state, clock, checks = TrainerState(global_step=1, max_steps=1000), FakeClock(), []
-        with (
-            patch_clock(clock),
-            mock.patch.object(type(args), "world_size", new_callable=mock.PropertyMock, return_value=2),
-            mock.patch("transformers.trainer_callback._is_torch_distributed_initialized", return_value=True),
-            mock.patch.object(torch.distributed, "all_reduce", lambda *a, **k: checks.append(state.global_step)),
-        ):
-            schedule = _TimeSchedule(args, state)
-            for step in range(2, 1000):
-                state.global_step = step
-                clock.advance(0.1)
-                if step == 500:
-                    schedule.signalled = True
-                if "stop" in schedule.due():
-                    break
-        self.assertLessEqual(max(b - a for a, b in zip(checks, checks[1:])), 10)
-        self.assertLessEqual(step, 510)
-        self.assertEqual(state.stop_reason, "SIGTERM")
-
-
-@require_torch
-class ProgressDisplayTest(TestCasePlus):
-    def setUp(self):
-        super().setUp()
-        self.output_dir = self.get_auto_remove_tmp_dir()
-
-    def schedule(self, clock, **kwargs):
-        args = time_training_arguments(self.output_dir, **kwargs)
-        state = TrainerState(global_step=1, max_steps=100)
-        state.train_start = clock()
-        with patch_clock(clock):
-            return _TimeSchedule(args, state)
-
-    def test_progress_shows_the_budget_left_and_the_next_time_based_save(self):
-        clock = FakeClock()
-        schedule = self.schedule(clock, max_time="2h", save_strategy="time", save_time="30m")
-        clock.advance(65)
-        with patch_clock(clock):
-            self.assertEqual(schedule.progress(), "budget left 1:58:55, next save in 28:55")
-
-    def test_countdowns_round_up_until_the_time_is_up(self):
-        clock = FakeClock()
-        schedule = self.schedule(clock, max_time=90, save_strategy="time", save_time=60)
-        with patch_clock(clock):
-            clock.advance(59.6)
-            self.assertEqual(schedule.progress(), "budget left 00:31, next save in 00:01")
-            clock.advance(40)
-            self.assertEqual(schedule.progress(), "budget left 00:00, next save in 00:00")
-
-    def test_progress_without_a_time_based_save_shows_the_budget_only(self):
-        clock = FakeClock()
-        schedule = self.schedule(clock, max_time=90, save_strategy="steps")
-        with patch_clock(clock):
-            self.assertEqual(schedule.progress(), "budget left 01:30")
-
-    def test_progress_bars_show_the_schedule(self):
-        clock = FakeClock()
-        args = time_training_arguments(self.output_dir, max_time="2h")
-        state = TrainerState(global_step=1, max_steps=100, epoch=0.5, num_train_epochs=1)
-        state.time_schedule = self.schedule(clock, max_time="2h")
-        bar = ProgressCallback()
-        bar.on_train_begin(args, state, TrainerControl())
-        with patch_clock(clock):
-            bar.on_step_end(args, state, TrainerControl())
-        self.assertEqual(bar.training_bar.postfix, "budget left 2:00:00")
-        bar.on_train_end(args, state, TrainerControl())
-
-        notebook = NotebookProgressCallback()
-        notebook.training_tracker, notebook._force_next_update = mock.Mock(), False
-        with patch_clock(clock):
-            notebook.on_step_end(args, state, TrainerControl())
-        self.assertEqual(
-            notebook.training_tracker.update.call_args.kwargs["comment"], "Epoch 0.50/1, budget left 2:00:00"
-        )

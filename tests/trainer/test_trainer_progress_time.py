@@ -1,0 +1,84 @@
+# Copyright 2026 The HuggingFace Team. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+Tests for the time budget left and the next time-based save shown in the progress bars.
+"""
+
+from unittest import mock
+
+from transformers import TrainerControl, TrainerState, is_torch_available
+from transformers.testing_utils import TestCasePlus, require_torch
+from transformers.trainer_callback import ProgressCallback, _TimeSchedule
+
+from .time_strategy_testing import FakeClock, patch_clock, time_training_arguments
+
+
+if is_torch_available():
+    from transformers.utils.notebook import NotebookProgressCallback
+
+
+@require_torch
+class ProgressDisplayTest(TestCasePlus):
+    def setUp(self):
+        super().setUp()
+        self.output_dir = self.get_auto_remove_tmp_dir()
+
+    def schedule(self, clock, **kwargs):
+        args = time_training_arguments(self.output_dir, **kwargs)
+        state = TrainerState(global_step=1, max_steps=100)
+        state.train_start = clock()
+        with patch_clock(clock):
+            return _TimeSchedule(args, state)
+
+    def test_progress_shows_the_budget_left_and_the_next_time_based_save(self):
+        clock = FakeClock()
+        schedule = self.schedule(clock, max_time="2h", save_strategy="time", save_time="30m")
+        clock.advance(65)
+        with patch_clock(clock):
+            self.assertEqual(schedule.progress(), "budget left 1:58:55, next save in 28:55")
+
+    def test_countdowns_round_up_until_the_time_is_up(self):
+        clock = FakeClock()
+        schedule = self.schedule(clock, max_time=90, save_strategy="time", save_time=60)
+        with patch_clock(clock):
+            clock.advance(59.6)
+            self.assertEqual(schedule.progress(), "budget left 00:31, next save in 00:01")
+            clock.advance(40)
+            self.assertEqual(schedule.progress(), "budget left 00:00, next save in 00:00")
+
+    def test_progress_without_a_time_based_save_shows_the_budget_only(self):
+        clock = FakeClock()
+        schedule = self.schedule(clock, max_time=90, save_strategy="steps")
+        with patch_clock(clock):
+            self.assertEqual(schedule.progress(), "budget left 01:30")
+
+    def test_progress_bars_show_the_schedule(self):
+        clock = FakeClock()
+        args = time_training_arguments(self.output_dir, max_time="2h")
+        state = TrainerState(global_step=1, max_steps=100, epoch=0.5, num_train_epochs=1)
+        state.time_schedule = self.schedule(clock, max_time="2h")
+        bar = ProgressCallback()
+        bar.on_train_begin(args, state, TrainerControl())
+        with patch_clock(clock):
+            bar.on_step_end(args, state, TrainerControl())
+        self.assertEqual(bar.training_bar.postfix, "budget left 2:00:00")
+        bar.on_train_end(args, state, TrainerControl())
+
+        notebook = NotebookProgressCallback()
+        notebook.training_tracker, notebook._force_next_update = mock.Mock(), False
+        with patch_clock(clock):
+            notebook.on_step_end(args, state, TrainerControl())
+        self.assertEqual(
+            notebook.training_tracker.update.call_args.kwargs["comment"], "Epoch 0.50/1, budget left 2:00:00"
+        )
