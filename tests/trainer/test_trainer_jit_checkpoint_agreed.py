@@ -84,6 +84,24 @@ class SignalStopTest(TestCasePlus):
         self.assertFalse(os.path.exists(os.path.join(checkpoint, "checkpoint-is-incomplete.txt")))
         self.assertEqual(signal.getsignal(signal.SIGTERM), handler)
 
+    def test_checkpoint_is_marked_incomplete_while_it_is_saved(self):
+        # Tools that watch the output folder (Kubeflow's trainer) key on upstream's marker file
+        trainer, _ = make_timed_trainer(
+            self.output_dir, max_steps=1000, enable_jit_checkpoint=True, callbacks=[SigtermAt(step=3)]
+        )
+        marker = os.path.join(self.output_dir, "checkpoint-4", "checkpoint-is-incomplete.txt")
+        marked_during_save = []
+        save_checkpoint = trainer._save_checkpoint
+
+        def record_marker(*args, **kwargs):
+            marked_during_save.append(os.path.isfile(marker))
+            return save_checkpoint(*args, **kwargs)
+
+        with mock.patch.object(trainer, "_save_checkpoint", record_marker):
+            trainer.train()
+        self.assertEqual(marked_during_save, [True])
+        self.assertFalse(os.path.exists(marker))
+
     @parameterized.expand(
         [
             ("time", {"eval_strategy": "time", "eval_time": 3, "save_strategy": "time", "save_time": 3}),
