@@ -118,6 +118,15 @@ class SignalStopTest(TestCasePlus):
         self.assertEqual(recorder.steps("on_evaluate"), [])
         self.assertEqual(recorder.steps("on_save"), [4])
 
+    def test_sigterm_is_reported_on_every_process(self):
+        # Processes other than the main one log at the warning level by default (`log_level_replica`)
+        self.addCleanup(signal.signal, signal.SIGTERM, signal.getsignal(signal.SIGTERM))  # the trainer's handler
+        trainer, _ = make_timed_trainer(self.output_dir, max_steps=10, enable_jit_checkpoint=True)
+        (callback,) = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, JITCheckpointCallback)]
+        with self.assertLogs("transformers.trainer_jit_checkpoint", level="WARNING") as logs:
+            callback.jit_manager._sigterm_handler(signal.SIGTERM, None)
+        self.assertIn("SIGTERM received", logs.output[0])
+
     @parameterized.expand(["on_step_begin", "on_pre_optimizer_step", "on_step_end", "on_epoch_end"])
     def test_callback_hands_the_request_to_the_schedule_or_saves_alone_without_one(self, hook):
         self.addCleanup(signal.signal, signal.SIGTERM, signal.getsignal(signal.SIGTERM))  # the trainer's handler
