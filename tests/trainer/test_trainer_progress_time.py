@@ -15,11 +15,16 @@
 Tests for the time budget left and the next time-based save shown in the progress bars.
 """
 
+import io
+import logging
 from unittest import mock
+
+from tqdm.auto import tqdm
 
 from transformers import TrainerControl, TrainerState, is_torch_available
 from transformers.testing_utils import TestCasePlus, require_torch
 from transformers.trainer_callback import ProgressCallback, _TimeSchedule
+from transformers.utils import logging as transformers_logging
 
 from .time_strategy_testing import FakeClock, patch_clock, time_training_arguments
 
@@ -82,3 +87,53 @@ class ProgressDisplayTest(TestCasePlus):
         self.assertEqual(
             notebook.training_tracker.update.call_args.kwargs["comment"], "Epoch 0.50/1, budget left 2:00:00"
         )
+
+    def bar_under_budget(self, clock, state, **kwargs):
+        """A `ProgressCallback` at the end of the first step of a `train()` call with `max_time=100`."""
+        args = time_training_arguments(self.output_dir, max_time=100, **kwargs)
+        state.train_start = clock()
+        bar = ProgressCallback()
+        bar.on_train_begin(args, state, TrainerControl())
+        self.addCleanup(lambda: bar.training_bar is not None and bar.training_bar.close())
+        state.global_step += 1
+        with patch_clock(clock):
+            state.time_schedule = _TimeSchedule(args, state)
+            bar.on_step_end(args, state, TrainerControl())
+        return args, bar
+
+    def test_bar_ends_where_the_budget_is_expected_to_stop_training(self):
+        clock, state = FakeClock(), TrainerState(global_step=0, max_steps=100000)
+        args, bar = self.bar_under_budget(clock, state)
+        # Steps of 1s: 10 steps, then 90s left of the budget, about 90 more steps
+        clock.advance(10)
+        state.global_step = 11
+        with patch_clock(clock):
+            bar.on_step_end(args, state, TrainerControl())
+        self.assertEqual(bar.training_bar.total, 101)
+
+    def test_bar_of_a_resumed_run_counts_from_its_checkpoint(self):
+        clock, state = FakeClock(), TrainerState(global_step=5000, max_steps=100000)
+        _, bar = self.bar_under_budget(clock, state)
+        self.assertEqual((bar.training_bar.n, bar.training_bar.initial), (5001, 5000))
+
+    def test_final_save_of_an_early_stop_completes_the_bar_and_says_why(self):
+        clock, state = FakeClock(), TrainerState(global_step=0, max_steps=100000)
+        args, bar = self.bar_under_budget(clock, state, save_strategy="time", save_time=30)
+        state.stop_reason = "time budget"
+        bar.on_save(args, state, TrainerControl(should_training_stop=True))
+        self.assertEqual(bar.training_bar.total, bar.training_bar.n)
+        self.assertEqual(bar.training_bar.postfix, "stopped early: time budget")
+
+    def test_stop_warning_is_written_on_a_line_of_its_own(self):
+        clock, stream = FakeClock(), io.StringIO()
+        handler = logging.StreamHandler(stream)
+        transformers_logging.get_logger("transformers.trainer_callback").addHandler(handler)
+        self.addCleanup(transformers_logging.get_logger("transformers.trainer_callback").removeHandler, handler)
+        schedule = self.schedule(clock, max_time=100)
+        with mock.patch("sys.stderr", stream):
+            bar = tqdm(total=100)
+            bar.update(1)
+            schedule.stop("time budget", clock())
+            bar.close()
+        before, _ = stream.getvalue().split("Stopping training", 1)
+        self.assertTrue(before.endswith("\r"), repr(before[-40:]))
