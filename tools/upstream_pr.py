@@ -3,8 +3,8 @@
 
 pr       dist/pr/NN-slug/: one diff and one PR.md (description, commits, files) per pull request of pr/stack.toml,
          and dist/pr/README.md listing them in order. Each diff is checked: applied with `git apply` to the pristine
-         release on top of the diffs before it, it gives exactly that pull request's tree, on which its tests and
-         those of the pull requests before it pass
+         release (plus the stack's scaffold) on top of the diffs before it, it gives exactly that pull request's
+         tree, on which its tests and those of the pull requests before it pass
 quality  upstream's ruff check and ruff format --check (the sdist's pyproject.toml) on every Python file the series
          touches or adds, and on our own scripts
 """
@@ -77,12 +77,14 @@ def our_new_files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in found if "__pycache__" not in p.parts)
 
 
-def load_stack(project: Project) -> list[PullRequest]:
-    """pr/stack.toml, checked: every patch and every new file of ours in exactly one pull request."""
+def load_stack(project: Project) -> tuple[list[str], list[PullRequest]]:
+    """pr/stack.toml, checked: every patch in exactly one pull request, every new file of ours in exactly one pull
+    request or in the scaffold. The scaffold (files upstream's repository has and the sdist lacks) and the stack."""
     path = project.root / STACK
     if not path.exists():
         raise SeriesError(f"there is no {STACK}: it lists the pull requests `make pr` writes")
-    entries = tomllib.loads(path.read_text(encoding="utf-8")).get("pr", [])
+    table = tomllib.loads(path.read_text(encoding="utf-8"))
+    entries, scaffold_patterns = table.get("pr", []), table.get("scaffold", [])
     if not entries:
         raise SeriesError(f"{STACK} lists no pull request ([[pr]] tables)")
     patches = project.patch_files()
@@ -102,25 +104,33 @@ def load_stack(project: Project) -> list[PullRequest]:
             f"the pull requests of {STACK} take {' + '.join(map(str, counts))} patches, but patches/ holds "
             f"{len(patches)}: give every patch to one pull request, in series order"
         )
+    if not isinstance(scaffold_patterns, list) or not all(isinstance(p, str) for p in scaffold_patterns):
+        raise SeriesError(f"{STACK} gives scaffold as {scaffold_patterns!r}: give a list of paths")
     new_files = our_new_files(project.root)
     owner: dict[str, str] = {}
-    stack, start = [], 0
-    for number, entry in enumerate(entries, 1):
-        name = f"{number:02d}-{entry['slug']}"
+
+    def claim(patterns: list[str], label: str) -> list[str]:
+        """Our new files that `patterns` match, each claimed for `label`; refused if another claimed it first."""
         files = []
-        for pattern in entry["files"]:
+        for pattern in patterns:
             matched = sorted(p.relative_to(project.root).as_posix() for p in project.root.glob(pattern))
             matched = [file for file in matched if file in new_files]
             if not matched:
-                raise SeriesError(f"{pattern!r} in the files of {name} matches none of our new files ({STACK})")
+                raise SeriesError(f"{pattern!r} in {label} matches none of our new files ({STACK})")
             for file in matched:
-                if file in owner and owner[file] != name:
+                if owner.setdefault(file, label) != label:
                     raise SeriesError(
-                        f"{file} is in the files of both {owner[file]} and {name}: "
-                        f"each new file belongs to exactly one pull request ({STACK})"
+                        f"{file} is in {owner[file]} and in {label}: "
+                        f"each new file belongs to exactly one pull request, or to the scaffold ({STACK})"
                     )
-                owner[file] = name
             files += [file for file in matched if file not in files]
+        return files
+
+    scaffold = claim(scaffold_patterns, "the scaffold")
+    stack, start = [], 0
+    for number, entry in enumerate(entries, 1):
+        name = f"{number:02d}-{entry['slug']}"
+        files = claim(entry["files"], f"the files of {name}")
         description = project.root / entry["description"]
         if not description.is_file():
             raise SeriesError(f"the description of {name}, {entry['description']}, does not exist")
@@ -144,7 +154,7 @@ def load_stack(project: Project) -> list[PullRequest]:
     for pr in stack:
         if not pr.patches and not pr.files:
             raise SeriesError(f"{pr.name} has neither patches nor files ({STACK})")
-    return stack
+    return scaffold, stack
 
 
 def tests_of(stack: list[PullRequest], upto: int, tree: Path) -> list[str]:
@@ -168,19 +178,31 @@ def build_upstream_tree(project: Project, dest: Path) -> None:
     git(dest, "add", "--all")
 
 
-def build_stack(project: Project, stack: list[PullRequest], tree: Path) -> list[BuiltPullRequest]:
+def add_files(project: Project, tree: Path, files: list[str], message: str) -> None:
+    """Copy our `files` into `tree` and commit them (and nothing else) with `message`."""
+    for file in files:
+        (tree / file).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(project.root / file, tree / file)
+    git(tree, "add", "--all")
+    git(tree, "commit", "--quiet", "--no-verify", "--no-gpg-sign", "--allow-empty", "-m", message)
+
+
+def unpack_base(project: Project, scaffold: list[str], tree: Path) -> None:
+    """The tree every diff applies to: the pristine release, and the scaffold committed on top, tagged `base`."""
+    unpack_pristine(fetch_sdist(project), tree, f"{project.name} {project.version}")
+    add_files(project, tree, scaffold, "scaffold: files upstream's repository has and the sdist lacks")
+    git(tree, "tag", "--no-sign", "base")
+
+
+def build_stack(project: Project, scaffold: list[str], stack: list[PullRequest], tree: Path) -> list[BuiltPullRequest]:
     """Build the pull requests one on top of the other in `tree`: one commit each, and its diff from the one before."""
     label = f"{project.name} {project.version}"
-    unpack_pristine(fetch_sdist(project), tree, label)
+    unpack_base(project, scaffold, tree)
     built = []
     for pr in stack:
         before = git(tree, "rev-parse", "HEAD").stdout.strip()
         apply_series(tree, pr.patches, label)
-        for file in pr.files:
-            (tree / file).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(project.root / file, tree / file)
-        git(tree, "add", "--all")
-        git(tree, "commit", "--quiet", "--no-verify", "--no-gpg-sign", "--allow-empty", "-m", f"{pr.name}: files")
+        add_files(project, tree, pr.files, f"{pr.name}: files")
         diff = git(tree, "diff", "--full-index", "--binary", before, "HEAD", config=EXPORT_CONFIG).stdout
         stat = git(tree, "diff", "--stat=120,80", before, "HEAD", config=EXPORT_CONFIG).stdout
         built.append(BuiltPullRequest(pr, diff, stat, git(tree, "rev-parse", "HEAD^{tree}").stdout.strip()))
@@ -188,9 +210,9 @@ def build_stack(project: Project, stack: list[PullRequest], tree: Path) -> list[
 
 
 def applies_alone(tree: Path, diff_file: Path) -> bool:
-    """Whether a diff applies to the pristine release by itself (checked on a scratch index: nothing changes)."""
+    """Whether a diff applies to the base tree by itself (checked on a scratch index: nothing changes)."""
     env = {"GIT_INDEX_FILE": str(diff_file.with_suffix(".index"))}
-    git(tree, "read-tree", "upstream", env=env)
+    git(tree, "read-tree", "base", env=env)
     return git(tree, "apply", "--cached", "--check", str(diff_file), check=False, env=env).returncode == 0
 
 
@@ -221,13 +243,13 @@ def subjects(patches: list[Path]) -> list[str]:
 
 def command_pr(project: Project, out: Path, python: str | None) -> None:
     """Write the stack into `out`, one line per pull request; with `python` None, everything but the tests is checked."""
-    stack = load_stack(project)
+    scaffold, stack = load_stack(project)
     rows = []  # (built pull request, what it applies on, its tests' summary)
     with tempfile.TemporaryDirectory() as tmp:
-        built = build_stack(project, stack, Path(tmp) / "stack")
-        # Each diff, applied to a pristine tree on top of the diffs before it, must give the tree that was built
+        built = build_stack(project, scaffold, stack, Path(tmp) / "stack")
+        # Each diff, applied to the base tree on top of the diffs before it, must give the tree that was built
         tree = Path(tmp) / "applied"
-        unpack_pristine(project.cache / project.sdist, tree, f"{project.name} {project.version}")
+        unpack_base(project, scaffold, tree)
         for level, item in enumerate(built, 1):
             name = item.pr.name
             diff_file = Path(tmp) / f"{name}.diff"
@@ -268,10 +290,11 @@ def command_pr(project: Project, out: Path, python: str | None) -> None:
         f"applies to {project.version} {base}; {tests}"
         for item, base, tests in rows
     )
+    base = f" with upstream's {', '.join(f'`{file}`' for file in scaffold)} (not in the sdist)" if scaffold else ""
     (out / "README.md").write_text(
         f"# Pull requests to {project.name} {project.version}, in the order they are to be merged\n\n"
         f"Written by `make pr` from patches/ and {STACK}. Each diff applies with `git apply` to a pristine "
-        f"{project.version} tree on top of the diffs above it, and its tests and theirs pass on that tree.\n\n"
+        f"{project.version} tree{base} on top of the diffs above it, and its tests and theirs pass on that tree.\n\n"
         f"{listing}\n",
         encoding="utf-8",
     )

@@ -34,11 +34,13 @@ NEW_FILES = {
     "pr/strip.md": "# What does this PR do?\n\nStrips names.\n",
 }
 STACK = """\
+scaffold = {scaffold}
+
 [[pr]]
 slug = "f-string"
 title = "Greet with an f-string"
 patches = {counts[0]}
-files = ["tests/__init__.py", "tests/trainer/__init__.py", {first_files}]
+files = [{first_files}]
 description = "pr/f_string.md"
 tests = [{first_files}]
 
@@ -65,10 +67,12 @@ def write_stack(
     counts=(1, 1, 1),
     first_files=("tests/trainer/test_greet.py",),
     strip_files=("tests/trainer/test_strip.py", "docs/source/en/*.md"),
+    scaffold=("tests/__init__.py", "tests/trainer/__init__.py"),
 ):
     """pr/stack.toml of three pull requests: the patch counts, the new files (and tests) of the first, those of the
-    second."""
+    second; the scaffold."""
     text = STACK.format(
+        scaffold="[" + ", ".join(f'"{file}"' for file in scaffold) + "]",
         counts=counts,
         first_files=", ".join(f'"{file}"' for file in first_files),
         strip_files="[" + ", ".join(f'"{file}"' for file in strip_files) + "]",
@@ -104,17 +108,21 @@ def test_each_diff_applied_on_top_of_the_ones_before_it_gives_its_tree_and_its_t
 ):
     assert make_pr(stacked, tmp_path / "out") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert re.match(r"01-f-string: 1 commit, 4 files changed.*; tests of 01: 1 passed", lines[0]), lines[0]
+    assert re.match(r"01-f-string: 1 commit, 2 files changed.*; tests of 01: 1 passed", lines[0]), lines[0]
     assert re.match(r"02-strip: 1 commit, 3 files changed.*; tests of 01, 02: 2 passed", lines[1]), lines[1]
     assert re.match(r"03-part: 1 commit, 1 file changed.*; tests of 01, 02, 03: 2 passed", lines[2]), lines[2]
 
+    readme = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert "tree with upstream's `tests/__init__.py`, `tests/trainer/__init__.py` (not in the sdist)" in readme
     tree = pristine(stacked, tmp_path / "applied")
-    folders = re.findall(r"`(\d\d-[a-z-]+)/", (tmp_path / "out" / "README.md").read_text(encoding="utf-8"))
+    folders = re.findall(r"`(\d\d-[a-z-]+)/", readme)
     assert folders == ["01-f-string", "02-strip", "03-part"]
     present = []
     for folder, new_files in zip(folders, (["test_greet.py"], ["test_strip.py"], [])):
-        slug = folder[3:]
-        git(tree, "apply", "--index", str(tmp_path / "out" / folder / f"{slug}.diff"))
+        diff = tmp_path / "out" / folder / f"{folder[3:]}.diff"
+        assert "b/tests/__init__.py" not in diff.read_text(encoding="utf-8")  # the scaffold is in no diff
+        assert "b/tests/trainer/__init__.py" not in diff.read_text(encoding="utf-8")
+        git(tree, "apply", "--index", str(diff))
         present += new_files
         assert sorted(p.name for p in (tree / "tests" / "trainer").glob("test_*.py")) == sorted(present)
     assert (tree / INIT).read_text(encoding="utf-8") == (stacked / "fork" / INIT).read_text(encoding="utf-8")
@@ -155,7 +163,21 @@ def test_a_new_file_in_no_pull_request_is_refused(stacked, tmp_path, capsys):
 def test_a_new_file_in_two_pull_requests_is_refused(stacked, tmp_path, capsys):
     write_stack(stacked, strip_files=("tests/trainer/test_*.py", "docs/source/en/*.md"))
     assert make_pr(stacked, tmp_path / "out") == 1
-    assert "tests/trainer/test_greet.py is in the files of both 01-f-string and 02-strip" in error_line(capsys)
+    assert "tests/trainer/test_greet.py is in the files of 01-f-string and in the files of 02-strip" in error_line(
+        capsys
+    )
+
+
+def test_a_scaffold_file_in_a_pull_request_too_is_refused(stacked, tmp_path, capsys):
+    write_stack(stacked, first_files=("tests/trainer/__init__.py", "tests/trainer/test_greet.py"))
+    assert make_pr(stacked, tmp_path / "out", python=None) == 1
+    assert "tests/trainer/__init__.py is in the scaffold and in the files of 01-f-string" in error_line(capsys)
+
+
+def test_a_scaffold_entry_that_is_none_of_our_new_files_is_refused(stacked, tmp_path, capsys):
+    write_stack(stacked, scaffold=("tests/__init__.py", "tests/trainer/__init__.py", "tests/utils/__init__.py"))
+    assert make_pr(stacked, tmp_path / "out", python=None) == 1
+    assert "'tests/utils/__init__.py' in the scaffold matches none of our new files" in error_line(capsys)
 
 
 def test_a_pull_request_whose_tests_fail_on_its_own_tree_is_refused(stacked, tmp_path, capsys):
@@ -176,11 +198,13 @@ def test_the_projects_stack_touches_only_upstream_paths_and_each_commit_is_in_it
     project = series.Project(series.PROJECT_ROOT)
     upstream_pr.command_pr(project, tmp_path, python=None)  # raises unless each diff rebuilds its tree
 
-    stack = upstream_pr.load_stack(project)
+    scaffold, stack = upstream_pr.load_stack(project)
+    assert "tests/__init__.py" in scaffold
     for pr in stack:
         diff = (tmp_path / pr.name / f"{pr.slug}.diff").read_text(encoding="utf-8")
         touched = re.findall(r"^diff --git a/(\S+) b/", diff, re.MULTILINE)
         assert touched, f"{pr.name}: the diff is empty"
+        assert not set(touched) & set(scaffold), f"{pr.name} adds files upstream's repository has"
         assert all(path.startswith(("src/transformers/", "tests/", "docs/source/en/")) for path in touched), touched
         assert f'version="{project.version}' not in diff and project.local_version not in diff  # no build label
         description = (tmp_path / pr.name / "PR.md").read_text(encoding="utf-8")
