@@ -3,8 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 VPY := $(VENV)/bin/python
 SERIES := $(PYTHON) tools/series.py
+# upstream's own tests of the code the series touches (read-only; its README says how they are run), from the root
+UPSTREAM_TESTS ?= ../shared/upstream-tests
 
-.PHONY: help demo test fork export check wheel quality bench pr matrix clean
+.PHONY: help demo test fork export check wheel quality upstream-tests bench pr matrix clean
 
 help:
 	@echo "make demo     train a tiny model with step- and time-based schedules, draw both timelines"
@@ -14,6 +16,7 @@ help:
 	@echo "make check    the series round-trips byte for byte and fork/ holds nothing unexported"
 	@echo "make wheel    build dist/transformers-<version>+time.N-py3-none-any.whl from committed patches/"
 	@echo "make quality  upstream's ruff check and ruff format on every file the series touches or adds"
+	@echo "make upstream-tests  upstream's own trainer tests on fork/: all that pass on the stock release must pass"
 	@echo "make bench    cost of the time strategies, a crash-resume soak, how close to max_time training ends"
 	@echo "make pr       dist/pr/: the stack of pull requests of pr/stack.toml, each diff applied and tested in turn"
 	@echo "make matrix   apply and test the series on transformers 5.20.0 to 5.24.0"
@@ -45,8 +48,11 @@ test: fork quality
 quality: $(VENV)/installed
 	$(PYTHON) tools/upstream_pr.py quality --ruff $(abspath $(VENV)/bin/ruff)
 
+upstream-tests: fork
+	$(PYTHON) tools/upstream_pr.py upstream-tests --python $(abspath $(VPY)) --upstream-tests $(UPSTREAM_TESTS)
+
 pr: $(VENV)/installed
-	$(PYTHON) tools/upstream_pr.py pr --python $(abspath $(VPY))
+	$(PYTHON) tools/upstream_pr.py pr --python $(abspath $(VPY)) --upstream-tests $(UPSTREAM_TESTS)
 
 bench: fork
 	$(VPY) benchmarks/bench_time_strategies.py

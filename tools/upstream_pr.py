@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """What upstream receives: a stack of pull requests, and upstream's style checks on what they touch.
 
-pr       dist/pr/NN-slug/: one diff and one PR.md (description, commits, files) per pull request of pr/stack.toml,
-         and dist/pr/README.md listing them in order. Each diff is checked: applied with `git apply` to the pristine
-         release (plus the stack's scaffold) on top of the diffs before it, it gives exactly that pull request's
-         tree, on which its tests and those of the pull requests before it pass
-quality  upstream's ruff check and ruff format --check (the sdist's pyproject.toml) on every Python file the series
-         touches or adds, and on our own scripts
+pr              dist/pr/NN-slug/: one diff and one PR.md (description, commits, files) per pull request of
+                pr/stack.toml, and dist/pr/README.md listing them in order. Each diff is checked: applied with
+                `git apply` to the pristine release (plus the stack's scaffold) on top of the diffs before it, it gives
+                exactly that pull request's tree, on which its tests, those of the pull requests before it and
+                upstream's own tests pass
+quality         upstream's ruff check and ruff format --check (the sdist's pyproject.toml) on every Python file the
+                series touches or adds, and on our own scripts
+upstream-tests  upstream's own tests of the code the series touches (shared/upstream-tests) against the virtualenv's
+                transformers: every test that passes on the stock release must pass
 """
 
 import argparse
@@ -18,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +51,26 @@ OWN_SCRIPT_FOLDERS = [
 ]  # ours alone, held to the same style
 PR_KEYS = {"slug", "title", "patches", "files", "description", "tests"}
 TESTS_TIMEOUT = 1800  # seconds for the tests of one tree: a multi-process test that hangs must not hang `make pr`
+
+# Upstream's tests of what the series touches, as the README of their folder (UPSTREAM_TESTS) runs them
+UPSTREAM_TEST_FILES = [
+    "tests/trainer/test_trainer_callback.py",
+    "tests/trainer/test_training_args.py",
+    "tests/trainer/test_trainer_checkpointing.py",
+    "tests/trainer/test_trainer_resume.py",
+    "tests/trainer/test_trainer_data.py",
+    "tests/utils/test_hf_argparser.py",
+]
+UPSTREAM_DESELECTED = [  # why each: the folder's README (the Hub, or tests newer than the pinned release)
+    "tests/trainer/test_trainer_checkpointing.py::TrainerCheckpointSaveTest::test_save_collator_tokenizer_by_default",
+    "tests/trainer/test_trainer_checkpointing.py::TrainerSavingTest::test_trainer_saves_tokenizer",
+    "tests/trainer/test_trainer_checkpointing.py::TrainerSavingTest::test_trainer_saves_feature_extractor",
+    "tests/utils/test_hf_argparser.py::HfArgumentParserTest::test_17_union_dict_str_parsing",
+    "tests/utils/test_hf_argparser.py::HfArgumentParserTest::test_18_lr_scheduler_kwargs_parsing",
+]
+PASSING_ON_STOCK = "passing-on-stock.txt"  # in the folder: the ids that pass on the stock release
+UPSTREAM_TEST_TIMEOUT = 120  # seconds for one test (pytest-timeout), as upstream's CI
+SHOWN_IDS = 20  # at most this many failing ids in the error line; the log has them all
 
 
 @dataclass
@@ -216,18 +241,31 @@ def applies_alone(tree: Path, diff_file: Path) -> bool:
     return git(tree, "apply", "--cached", "--check", str(diff_file), check=False, env=env).returncode == 0
 
 
+def tree_env(python: str, tree: Path | None, **variables: str) -> dict[str, str]:
+    """The environment that runs tests against the tree's transformers (its src/ first on PYTHONPATH), or without a
+    tree against the virtualenv's; refused where `python` would import transformers from elsewhere."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **variables}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree / "src")
+        probe = [python, "-c", "import transformers; print(transformers.__file__)"]
+        imported = subprocess.run(probe, env=env, capture_output=True, text=True).stdout.strip()
+        if not Path(imported).is_relative_to(tree / "src"):
+            raise SeriesError(f"the tests would import transformers from {imported or '(nowhere)'}, not from the tree")
+    return env
+
+
+def run_pytest(python: str, arguments: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """pytest, without its cache (the folder may be read-only), stopped after TESTS_TIMEOUT."""
+    command = [python, "-m", "pytest", "-p", "no:cacheprovider", *arguments]
+    try:
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TESTS_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise SeriesError(f"the tests did not finish in {TESTS_TIMEOUT} s (a hang?) in {cwd}") from None
+
+
 def run_tests(python: str, tree: Path, tests: list[str]) -> str:
     """Run `tests` in `tree` with the tree's transformers (its src/ first on PYTHONPATH); the pytest summary."""
-    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
-    probe = [python, "-c", "import transformers; print(transformers.__file__)"]
-    imported = subprocess.run(probe, env=env, capture_output=True, text=True).stdout.strip()
-    if not Path(imported).is_relative_to(tree / "src"):
-        raise SeriesError(f"the tests would import transformers from {imported or '(nowhere)'}, not from the tree")
-    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]
-    try:
-        result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=TESTS_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise SeriesError(f"the tests did not finish in {TESTS_TIMEOUT} s (a hang?): {' '.join(tests)}") from None
+    result = run_pytest(python, ["-q", *tests], tree, tree_env(python, tree))
     summary = re.findall(r"^=*\s*(\d+ \w+.* in [\d.]+s\b.*?)\s*=*$", result.stdout, re.MULTILINE)
     summary = summary[-1] if summary else f"did not run (pytest exit {result.returncode})"
     if result.returncode != 0:
@@ -236,13 +274,73 @@ def run_tests(python: str, tree: Path, tests: list[str]) -> str:
     return summary
 
 
+def junit_outcomes(junit: Path, repo: Path) -> dict[str, str]:
+    """Each test's outcome (passed, failed, error or skipped) by its pytest id, read from pytest's junit xml."""
+    outcomes: dict[str, str] = {}
+    kinds = {"failure": "failed", "error": "error", "skipped": "skipped"}
+    for case in ElementTree.parse(junit).getroot().iter("testcase"):
+        # classname is the module's dotted path and the classes: the module is its longest prefix that is a file
+        parts = [part for part in case.get("classname", "").split(".") if part]
+        cut = next(
+            (n for n in range(len(parts), 0, -1) if (repo / "/".join(parts[:n])).with_suffix(".py").is_file()), 0
+        )
+        module = ["/".join(parts[:cut]) + ".py"] if cut else []  # none: a file that could not be collected
+        test_id = "::".join([*module, *parts[cut:], case.get("name", "")])
+        outcome = next((kinds[child.tag] for child in case if child.tag in kinds), "passed")
+        if outcomes.get(test_id, "passed") == "passed":  # a test's teardown error comes as a second testcase
+            outcomes[test_id] = outcome
+    return outcomes
+
+
+def run_upstream_tests(python: str, folder: Path, version: str, log: Path, tree: Path | None = None) -> str:
+    """Upstream's tests of `folder` (UPSTREAM_TESTS) against the tree's transformers, or without a tree the
+    virtualenv's; pytest's output goes to `log`. Their one-line summary; refused, naming them, unless every test
+    that passes on the stock release passes."""
+    listing = folder / PASSING_ON_STOCK
+    if not listing.is_file():
+        state = "does not exist" if not folder.exists() else f"holds no {PASSING_ON_STOCK}"
+        raise SeriesError(
+            f"UPSTREAM_TESTS is {folder}, which {state}: set it to the folder of upstream's tests "
+            "(make upstream-tests UPSTREAM_TESTS=path)"
+        )
+    expected = [line.strip() for line in listing.read_text(encoding="utf-8").splitlines() if line.strip()]
+    repo = folder / "repo"
+    with tempfile.TemporaryDirectory(prefix="upstream-tests-") as scratch:
+        (Path(scratch) / "tmp").mkdir()
+        env = tree_env(python, tree, HF_HUB_OFFLINE="1", TMPDIR=f"{scratch}/tmp", HF_HOME=f"{scratch}/hf")
+        junit = Path(scratch) / "junit.xml"
+        arguments = [f"--timeout={UPSTREAM_TEST_TIMEOUT}", f"--junitxml={junit}", "--continue-on-collection-errors"]
+        arguments += UPSTREAM_TEST_FILES
+        result = run_pytest(python, arguments + [f"--deselect={test}" for test in UPSTREAM_DESELECTED], repo, env)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(result.stdout + result.stderr, encoding="utf-8")
+        if not junit.is_file():
+            last = (result.stdout + result.stderr).strip().splitlines()[-1:]
+            raise SeriesError(f"upstream tests did not run (pytest exit {result.returncode}, {log}): {last}")
+        outcomes = junit_outcomes(junit, repo)
+    tally = Counter(outcomes.values())
+    counts = ", ".join(f"{tally[kind]} {kind}" for kind in ("passed", "failed", "error", "skipped") if tally[kind])
+    failing = [
+        f"{test} ({outcomes.get(test, 'not collected')})" for test in expected if outcomes.get(test) != "passed"
+    ]
+    summary = (
+        f"upstream tests: {len(expected) - len(failing)} of {len(expected)} that pass on stock {version} pass "
+        f"({len(outcomes)} collected: {counts or 'none'})"
+    )
+    if failing:
+        more = f" and {len(failing) - SHOWN_IDS} more" if len(failing) > SHOWN_IDS else ""
+        raise SeriesError(f"{summary}; these do not: {', '.join(failing[:SHOWN_IDS])}{more} (pytest's output: {log})")
+    return summary
+
+
 def subjects(patches: list[Path]) -> list[str]:
     messages = [email.message_from_string(p.read_text(encoding="utf-8"))["Subject"] for p in patches]
     return [" ".join(subject.removeprefix("[PATCH] ").split()) for subject in messages]
 
 
-def command_pr(project: Project, out: Path, python: str | None) -> None:
-    """Write the stack into `out`, one line per pull request; with `python` None, everything but the tests is checked."""
+def command_pr(project: Project, out: Path, python: str | None, upstream_tests: Path | None = None) -> None:
+    """Write the stack into `out`, one line per pull request; with `python` None, everything but the tests is checked.
+    With `upstream_tests` (the folder of upstream's own tests), those run on each pull request's tree too."""
     scaffold, stack = load_stack(project)
     rows = []  # (built pull request, what it applies on, its tests' summary)
     with tempfile.TemporaryDirectory() as tmp:
@@ -272,6 +370,12 @@ def command_pr(project: Project, out: Path, python: str | None) -> None:
                     tests = f"tests of {', '.join(numbers)}: {run_tests(python, tree, tests_of(stack, level, tree))}"
                 except SeriesError as error:
                     raise SeriesError(f"{name}: tests of its tree: {error}") from None
+                if upstream_tests is not None:
+                    log = out.parent / "upstream-tests" / f"{name}.log"
+                    try:
+                        tests += f"; {run_upstream_tests(python, upstream_tests, project.version, log, tree)}"
+                    except SeriesError as error:
+                        raise SeriesError(f"{name}: {error}") from None
             commits = len(item.pr.patches)
             print(
                 f"{name}: {commits} commit{'s' * (commits != 1)}, {item.stat.splitlines()[-1].strip()}; "
@@ -337,13 +441,23 @@ def command_quality(project: Project, ruff: str) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["pr", "quality"])
+    parser.add_argument("command", choices=["pr", "quality", "upstream-tests"])
     parser.add_argument("--ruff", default=str(Path(sys.executable).parent / "ruff"), help="the ruff to run")
     parser.add_argument("--python", default=sys.executable, help="the virtualenv's python that runs the tests")
+    parser.add_argument(
+        "--upstream-tests",
+        type=Path,
+        default=Path("../shared/upstream-tests"),
+        help="the folder of upstream's own tests and passing-on-stock.txt (relative to the project)",
+    )
     args = parser.parse_args(argv)
     project = Project(PROJECT_ROOT)
+    upstream_tests = (PROJECT_ROOT / args.upstream_tests).resolve()
     if args.command == "pr":
-        return exit_status(lambda: command_pr(project, PROJECT_ROOT / "dist" / "pr", args.python))
+        return exit_status(lambda: command_pr(project, PROJECT_ROOT / "dist" / "pr", args.python, upstream_tests))
+    if args.command == "upstream-tests":
+        log = PROJECT_ROOT / "dist" / "upstream-tests" / "fork.log"
+        return exit_status(lambda: print(run_upstream_tests(args.python, upstream_tests, project.version, log)))
     return exit_status(lambda: command_quality(project, args.ruff))
 
 

@@ -75,3 +75,66 @@ def error_line(capsys) -> str:
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1, lines
     return lines[0]
+
+
+# A folder laid out like shared/upstream-tests: upstream's test files under repo/ (the six that are run, some empty)
+# and the ids that pass on the stock release. It has a test that fails on stock (not listed), a skipped one, one of
+# the deselected ones (it would fail), a module-level test and a parametrized one whose id holds a dot and a space.
+UPSTREAM_TESTS = {
+    "repo/tests/__init__.py": "",
+    "repo/tests/trainer/__init__.py": "",
+    "repo/tests/utils/__init__.py": "",
+    "repo/tests/trainer/test_trainer_callback.py": """\
+import unittest
+
+import pytest
+
+from transformers import greet
+
+
+class GreetTest(unittest.TestCase):
+    def test_greets(self):
+        self.assertEqual(greet("you"), "hello you")
+
+    @unittest.skip("needs the Hub")
+    def test_greets_from_the_hub(self):
+        pass
+
+
+@pytest.mark.parametrize("name", ["a.b c"])
+def test_greets_any_name(name):
+    assert greet(name) == "hello " + name
+""",
+    "repo/tests/trainer/test_training_args.py": "",
+    "repo/tests/trainer/test_trainer_checkpointing.py": "def test_fails_on_stock_too():\n    assert False\n",
+    "repo/tests/trainer/test_trainer_resume.py": "",
+    "repo/tests/trainer/test_trainer_data.py": "",
+    "repo/tests/utils/test_hf_argparser.py": """\
+import unittest
+
+
+class HfArgumentParserTest(unittest.TestCase):
+    def test_parses(self):
+        pass
+
+    def test_17_union_dict_str_parsing(self):
+        raise AssertionError("deselected: never runs")
+""",
+}
+UPSTREAM_PASSING = [
+    "tests/trainer/test_trainer_callback.py::GreetTest::test_greets",
+    "tests/trainer/test_trainer_callback.py::test_greets_any_name[a.b c]",
+    "tests/utils/test_hf_argparser.py::HfArgumentParserTest::test_parses",
+]
+# Passes on stock, fails once names are stripped (the second pull request of the stacked project)
+KEEPS_SPACES = (
+    "from transformers import greet\n\n\ndef test_keeps_spaces():\n" + '    assert greet(" a ") == "hello  a "\n'
+)
+
+
+def fake_upstream_tests(folder: Path, files: dict[str, str] = UPSTREAM_TESTS, passing=UPSTREAM_PASSING) -> Path:
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    (folder / "passing-on-stock.txt").write_text("".join(f"{test}\n" for test in passing), encoding="utf-8")
+    return folder

@@ -2,7 +2,8 @@
 ones before it.
 
 The stack's rules run against a throwaway project (the fake sdist of fake_project.py, real git, real pytest on each
-tree); one test checks the real project's stack, without running its tests (`make test` runs them).
+tree, and a fake folder of upstream's own tests); one test checks the real project's stack, without running its tests
+(`make test` and `make upstream-tests` run them).
 """
 
 import re
@@ -16,7 +17,19 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 import series  # noqa: E402
 import upstream_pr  # noqa: E402
-from fake_project import FIRST_EDIT, INIT, SDIST, TEAMMATE_EDIT, commit_edit, error_line, git  # noqa: E402
+from fake_project import (  # noqa: E402
+    FIRST_EDIT,
+    INIT,
+    KEEPS_SPACES,
+    SDIST,
+    TEAMMATE_EDIT,
+    UPSTREAM_PASSING,
+    UPSTREAM_TESTS,
+    commit_edit,
+    error_line,
+    fake_upstream_tests,
+    git,
+)
 
 
 # The second patch changes the line the first one wrote: its diff needs the first pull request. The third (the
@@ -94,8 +107,8 @@ def stacked(root) -> Path:
     return root
 
 
-def make_pr(root: Path, out: Path, python: str | None = sys.executable) -> int:
-    return series.exit_status(lambda: upstream_pr.command_pr(series.Project(root), out, python))
+def make_pr(root: Path, out: Path, python: str | None = sys.executable, upstream_tests: Path | None = None) -> int:
+    return series.exit_status(lambda: upstream_pr.command_pr(series.Project(root), out, python, upstream_tests))
 
 
 def pristine(root: Path, dest: Path) -> Path:
@@ -106,14 +119,20 @@ def pristine(root: Path, dest: Path) -> Path:
 def test_each_diff_applied_on_top_of_the_ones_before_it_gives_its_tree_and_its_tests_pass_there(
     stacked, tmp_path, capsys
 ):
-    assert make_pr(stacked, tmp_path / "out") == 0
+    upstream = fake_upstream_tests(tmp_path / "upstream-tests")
+    assert make_pr(stacked, tmp_path / "out", upstream_tests=upstream) == 0
     lines = capsys.readouterr().out.splitlines()
+    upstream_summary = (
+        "; upstream tests: 3 of 3 that pass on stock 5.24.0 pass (5 collected: 3 passed, 1 failed, 1 skipped)"
+    )
     assert re.match(r"01-f-string: 1 commit, 2 files changed.*; tests of 01: 1 passed", lines[0]), lines[0]
     assert re.match(r"02-strip: 1 commit, 3 files changed.*; tests of 01, 02: 2 passed", lines[1]), lines[1]
     assert re.match(r"03-part: 1 commit, 1 file changed.*; tests of 01, 02, 03: 2 passed", lines[2]), lines[2]
-
+    assert all(line.endswith(upstream_summary) for line in lines[:3]), lines
     readme = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert readme.count(upstream_summary) == 3
     assert "tree with upstream's `tests/__init__.py`, `tests/trainer/__init__.py` (not in the sdist)" in readme
+
     tree = pristine(stacked, tmp_path / "applied")
     folders = re.findall(r"`(\d\d-[a-z-]+)/", readme)
     assert folders == ["01-f-string", "02-strip", "03-part"]
@@ -213,3 +232,97 @@ def test_the_projects_stack_touches_only_upstream_paths_and_each_commit_is_in_it
     assert sum(len(pr.patches) for pr in stack) == len(project.patch_files())
     time_strategies = next(pr for pr in stack if pr.slug == "time-strategies")
     assert "#36310" in (tmp_path / time_strategies.name / "PR.md").read_text(encoding="utf-8")
+
+
+# ---- upstream's own tests -----------------------------------------------------------------------------------
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+def test_upstream_tests_pass_when_every_test_that_passes_on_stock_passes_and_leave_their_folder_as_it_was(
+    root, tmp_path
+):
+    upstream = fake_upstream_tests(tmp_path / "upstream-tests")
+    before = files_in(upstream)
+    log = tmp_path / "logs" / "upstream.log"
+    summary = upstream_pr.run_upstream_tests(sys.executable, upstream, "5.24.0", log, pristine(root, tmp_path / "t"))
+    # the deselected test is not collected; the test that fails on stock too does not count
+    assert summary == (
+        "upstream tests: 3 of 3 that pass on stock 5.24.0 pass (5 collected: 3 passed, 1 failed, 1 skipped)"
+    )
+    assert files_in(upstream) == before  # no cache, no bytecode: the real folder is read-only
+    assert "test_fails_on_stock_too" in log.read_text(encoding="utf-8")
+
+
+def test_upstream_tests_name_each_test_that_passes_on_stock_and_does_not_pass_now(stacked, tmp_path, capsys):
+    files = {
+        **UPSTREAM_TESTS,
+        "repo/tests/trainer/test_trainer_data.py": KEEPS_SPACES,  # fails once names are stripped
+        "repo/tests/trainer/test_trainer_resume.py": "import no_such_module\n\n\ndef test_resumes():\n    pass\n",
+    }
+    passing = [
+        *UPSTREAM_PASSING,
+        "tests/trainer/test_trainer_callback.py::GreetTest::test_greets_from_the_hub",
+        "tests/trainer/test_trainer_data.py::test_keeps_spaces",
+        "tests/trainer/test_trainer_resume.py::test_resumes",
+    ]
+    upstream = fake_upstream_tests(tmp_path / "upstream-tests", files, passing)
+    log = tmp_path / "upstream.log"
+    tree = stacked / "fork"  # all three patches: names are stripped
+    run = lambda: print(upstream_pr.run_upstream_tests(sys.executable, upstream, "5.24.0", log, tree))  # noqa: E731
+    assert series.exit_status(run) == 1
+    assert error_line(capsys) == (
+        "error: upstream tests: 3 of 6 that pass on stock 5.24.0 pass "
+        "(7 collected: 3 passed, 2 failed, 1 error, 1 skipped); these do not: "
+        "tests/trainer/test_trainer_callback.py::GreetTest::test_greets_from_the_hub (skipped), "
+        "tests/trainer/test_trainer_data.py::test_keeps_spaces (failed), "
+        f"tests/trainer/test_trainer_resume.py::test_resumes (not collected) (pytest's output: {log})"
+    )
+
+
+def test_a_pull_request_that_breaks_an_upstream_test_is_refused_at_its_level(stacked, tmp_path, capsys):
+    files = {**UPSTREAM_TESTS, "repo/tests/trainer/test_trainer_data.py": KEEPS_SPACES}
+    passing = [*UPSTREAM_PASSING, "tests/trainer/test_trainer_data.py::test_keeps_spaces"]
+    upstream = fake_upstream_tests(tmp_path / "upstream-tests", files, passing)
+    assert make_pr(stacked, tmp_path / "dist" / "pr", upstream_tests=upstream) == 1
+    captured = capsys.readouterr()
+    assert "upstream tests: 4 of 4 that pass on stock 5.24.0 pass" in captured.out.splitlines()[0]
+    error = captured.err.strip()
+    assert error.startswith("error: 02-strip: upstream tests: 3 of 4 that pass on stock 5.24.0 pass"), error
+    assert "these do not: tests/trainer/test_trainer_data.py::test_keeps_spaces (failed)" in error
+    assert (tmp_path / "dist" / "upstream-tests" / "02-strip.log").is_file()
+    assert not (tmp_path / "dist" / "pr").exists()
+
+
+def test_a_missing_folder_of_upstream_tests_is_named_with_its_make_variable(tmp_path, capsys):
+    assert upstream_pr.main(["upstream-tests", "--upstream-tests", str(tmp_path / "nowhere")]) == 1
+    assert error_line(capsys) == (
+        f"error: UPSTREAM_TESTS is {tmp_path / 'nowhere'}, which does not exist: set it to the folder of upstream's "
+        "tests (make upstream-tests UPSTREAM_TESTS=path)"
+    )
+
+
+def test_junit_outcomes_give_pytest_ids_for_classes_functions_parameters_and_teardown_errors(tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_a.py").write_text("", encoding="utf-8")
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="tests.test_a.Outer.Inner" name="test_x" />'
+        '<testcase classname="tests.test_a" name="test_p[1.5 b]" />'
+        '<testcase classname="tests.test_a" name="test_t" /><testcase classname="tests.test_a" name="test_t">'
+        '<error message="teardown" /></testcase>'
+        '<testcase classname="tests.test_a" name="test_s"><skipped message="xfail" /></testcase>'
+        '<testcase classname="" name="tests.test_b"><error message="collection failure" /></testcase>'
+        "</testsuite></testsuites>",
+        encoding="utf-8",
+    )
+    assert upstream_pr.junit_outcomes(junit, tmp_path) == {
+        "tests/test_a.py::Outer::Inner::test_x": "passed",
+        "tests/test_a.py::test_p[1.5 b]": "passed",
+        "tests/test_a.py::test_t": "error",
+        "tests/test_a.py::test_s": "skipped",
+        "tests.test_b": "error",
+    }
