@@ -16,8 +16,12 @@ The guide to time budgets (docs/source/en/time_budget.md) runs as written, and t
 progress text it shows are the ones training takes and writes.
 """
 
+import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 import unittest
 from pathlib import Path
 
@@ -42,13 +46,20 @@ def masked(text: str) -> str:
 
 
 def train_command_lines() -> list[str]:
-    """The arguments given to `train.py` in the page's shell blocks, continuation lines joined."""
+    """The arguments given to `train.py` or `run_clm.py` in the page's shell blocks, continuation lines joined."""
     commands = []
     for block in BASH_BLOCK.findall(PAGE.read_text(encoding="utf-8")):
         for line in re.sub(r"\\\n\s*", " ", block).splitlines():
-            if "train.py" in line:
-                commands.append(line.split("train.py", 1)[1].rstrip("'"))
+            script = re.search(r"(train|run_clm)\.py", line)
+            if script:
+                commands.append(line.split(script.group(0), 1)[1].rstrip("'"))
     return commands
+
+
+def shell_function(name: str) -> str:
+    """The definition of the shell function `name` in the page's SLURM recipe."""
+    (block,) = [block for block in BASH_BLOCK.findall(PAGE.read_text(encoding="utf-8")) if "#SBATCH" in block]
+    return re.search(rf"^{name}\(\) {{\n.*?^}}$", block, re.DOTALL | re.MULTILINE).group(0)
 
 
 class TimeBudgetDocsTest(TestCasePlus):
@@ -64,10 +75,52 @@ class TimeBudgetDocsTest(TestCasePlus):
         self.assertGreaterEqual(len(commands), 3)
         for command in commands:
             with self.subTest(command=command):
-                # A budget computed by the shell, `$(( ... ))`, is a number of seconds
-                arguments = shlex.split(re.sub(r"\$\(\(.*\)\)", "3600", command))
-                (args,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(arguments)
+                # A budget computed by the shell, `$(( ... ))`, is a number of seconds; a checkpoint found, a path
+                command = re.sub(r"\$\(\(.*\)\)", "3600", command)
+                command = re.sub(r"\$\{CHECKPOINT:\+(.*?)\}", r"\1", command).replace(
+                    "$CHECKPOINT", "out/checkpoint-8"
+                )
+                # The arguments of `run_clm.py`'s own dataclasses (model, data) are left over
+                args, *_ = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(
+                    shlex.split(command), return_remaining_strings=True
+                )
                 self.assertIsNotNone(args.max_time)
+                if "CHECKPOINT" in command:
+                    self.assertEqual(args.resume_from_checkpoint, "out/checkpoint-8")
+
+    def test_slurm_recipe_resumes_from_the_newest_complete_checkpoint_until_the_last_step(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        # (step, trainer_state.json written, incomplete marker): 12 and 11 were cut short
+        for step, state, marker in [(2, True, False), (10, True, False), (11, False, False), (12, True, True)]:
+            os.makedirs(os.path.join(output_dir, f"checkpoint-{step}"))
+            if state:
+                with open(
+                    os.path.join(output_dir, f"checkpoint-{step}", "trainer_state.json"), "w", encoding="utf-8"
+                ) as f:
+                    json.dump({"global_step": step, "max_steps": 20}, f)
+            if marker:
+                open(
+                    os.path.join(output_dir, f"checkpoint-{step}", "checkpoint-is-incomplete.txt"),
+                    "w",
+                    encoding="utf-8",
+                ).close()
+        script = f"""{shell_function("last_checkpoint")}
+{shell_function("is_final")}
+python() {{ "{sys.executable}" "$@"; }}
+CHECKPOINT=$(last_checkpoint "$1")
+echo "$CHECKPOINT"
+is_final "$CHECKPOINT" && echo final || echo not final
+"""
+
+        def run(directory):
+            return subprocess.run(["bash", "-c", script, "recipe", directory], capture_output=True, text=True).stdout
+
+        self.assertEqual(run(output_dir), f"{output_dir}/checkpoint-10\nnot final\n")
+        os.makedirs(os.path.join(output_dir, "checkpoint-20"))
+        with open(os.path.join(output_dir, "checkpoint-20", "trainer_state.json"), "w", encoding="utf-8") as f:
+            json.dump({"global_step": 20, "max_steps": 20}, f)
+        self.assertEqual(run(output_dir), f"{output_dir}/checkpoint-20\nfinal\n")
+        self.assertEqual(run(os.path.join(output_dir, "missing")).splitlines()[0], "")
 
     def test_log_lines_and_progress_are_the_ones_training_writes(self):
         clock = FakeClock()
