@@ -13,7 +13,7 @@ from pathlib import Path
 
 from parameterized import parameterized
 
-from transformers.trainer_utils import parse_duration
+from transformers.trainer_utils import _parse_duration
 
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "source" / "en" / "time_based_strategies.md"
@@ -38,9 +38,9 @@ def run_python_block(page: Path, name: str, code: str):
 
 
 def accepted_formats() -> list[str]:
-    """Each example or form that parse_duration's error message lists as accepted."""
+    """Each example or form that _parse_duration's error message lists as accepted."""
     try:
-        parse_duration("", "interval")
+        _parse_duration("", "interval")
     except ValueError as error:
         accepted = str(error).split("Accepted:", 1)[1]
     # '... seconds as a number (90, 1.5, "90"), a string with units ... ("90s", "30m", ...), "HH:MM:SS", ... or a

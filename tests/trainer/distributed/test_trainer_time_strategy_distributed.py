@@ -13,24 +13,29 @@
 # limitations under the License.
 """
 Time-based strategies with several processes: every process must log, evaluate and save at the same steps, whatever
-its own clock says. The test launches this module with torchrun (2 processes, gloo, CPU, DDP); each process gets a fake clock that starts at a different value and runs at a different speed, records the steps of
-its events and writes them out.
+its own clock says. The test runs this module under torchrun (2 processes, gloo, CPU, DDP); each process gets a fake
+clock that starts at a different value and runs at a different speed, records the steps of its events and writes them
+out.
 """
 
+import faulthandler
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import unittest
 from pathlib import Path
 
 import psutil
 
 from transformers import Trainer, TrainerCallback, TrainingArguments, is_torch_available
-from transformers.testing_utils import TestCasePlus, require_torch
+from transformers.testing_utils import (
+    TestCasePlus,
+    execute_subprocess_async,
+    get_torch_dist_unique_port,
+    require_torch,
+    slow,
+)
 
 from ..time_strategy_testing import FakeClock, RandomTokenDataset, patch_clock, tiny_model
 
@@ -42,7 +47,7 @@ if is_torch_available():
 # Per-rank clocks: rank 1 starts later and counts each step as 30% longer, so it finds intervals due earlier.
 CLOCK_START = {0: 0.0, 1: 1_000_000.0}
 STEP_SECONDS = {0: 1.0, 1: 1.3}
-TIMEOUT_SECONDS = 120  # a collective mismatch that hangs must fail the test, not CI
+TIMEOUT_SECONDS = 120  # a worker stuck in a mismatched collective (a hang) exits with an error after this long
 
 
 class EventSteps(TrainerCallback):
@@ -93,6 +98,7 @@ def train_and_record(output_dir, max_steps, resume_from_checkpoint=None):
 
 def run_on_each_process(output_dir):
     """Runs on every process under torchrun: a first job of 12 steps, then a second job that resumes it to 20."""
+    faulthandler.dump_traceback_later(TIMEOUT_SECONDS, exit=True)
     first = train_and_record(output_dir, max_steps=12)
     resumed = train_and_record(output_dir, max_steps=20, resume_from_checkpoint=f"{output_dir}/checkpoint-12")
     with open(f"{output_dir}/events-rank{os.environ['RANK']}.json", "w", encoding="utf-8") as f:
@@ -101,20 +107,15 @@ def run_on_each_process(output_dir):
     torch.distributed.destroy_process_group()
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def run_on_two_processes(module: str, output_dir: str, timeout: float) -> tuple[int | None, str]:
     """
     Runs `python -m module output_dir` in 2 processes under torchrun, from the folder above `tests/`. Returns its exit
-    status, or `None` if it ran past `timeout` seconds (its processes are then killed), and its output.
+    status, or `None` if it ran past `timeout` seconds (its processes are then killed), and its output. Used by the
+    time budget's tests.
     """
     package_root = Path(__file__).resolve().parents[3]
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}"]
-    command += ["-m", module, output_dir]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
+    command += [f"--master_port={get_torch_dist_unique_port()}", "-m", module, output_dir]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     log_path = Path(output_dir) / "torchrun.log"
     with open(log_path, "w", encoding="utf-8") as log:
@@ -131,45 +132,32 @@ def run_on_two_processes(module: str, output_dir: str, timeout: float) -> tuple[
     return returncode, log_path.read_text(encoding="utf-8")
 
 
+@slow
 @require_torch
-class TimeStrategyAcrossProcessesTest(TestCasePlus):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.output_dir = tempfile.mkdtemp()
-        cls.returncode, cls.output = run_on_two_processes(__spec__.name, cls.output_dir, TIMEOUT_SECONDS)
-        if cls.returncode is None:
-            raise AssertionError(f"the 2-process run did not finish in {TIMEOUT_SECONDS}s (a hang)")
-        cls.events = {}
-        for rank in (0, 1):
-            path = Path(cls.output_dir) / f"events-rank{rank}.json"
-            if path.exists():
-                cls.events[rank] = json.loads(path.read_text(encoding="utf-8"))
+class TimeStrategyDistributedTest(TestCasePlus):
+    def test_processes_agree(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
+        command += [f"--master_port={get_torch_dist_unique_port()}", "-m", __spec__.name, output_dir]
+        # The module runs as part of the test package, from the folder above `tests/`
+        env = self.get_env()
+        env["PYTHONPATH"] = f"{Path(__file__).resolve().parents[3]}:{env['PYTHONPATH']}"
+        env["OMP_NUM_THREADS"] = "1"
+        execute_subprocess_async(command, env=env)
+        events = [json.loads((Path(output_dir) / f"events-rank{rank}.json").read_text()) for rank in (0, 1)]
 
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.output_dir, ignore_errors=True)
-        super().tearDownClass()
-
-    def test_both_processes_finish(self):
-        self.assertEqual(self.returncode, 0, self.output[-3000:])
-        self.assertEqual(sorted(self.events), [0, 1])
-
-    def test_processes_with_skewed_clocks_fire_every_event_at_the_same_steps(self):
-        self.assertEqual(self.events[0], self.events[1])
+        # Clocks a million seconds apart and running at different speeds: the same steps on both processes
+        self.assertEqual(events[0], events[1])
         for job in ("first", "resumed"):
             for kind in ("log", "evaluate", "save"):
-                self.assertTrue(self.events[0][job][kind], f"no {kind} event in the {job} job")
-
-    def test_events_follow_the_process_whose_clock_finds_them_due_first(self):
-        # Intervals count from the end of step 1. Rank 1's steps last 1.3s on its clock: 5s of evaluation interval
-        # are over after 4 steps (5.2s) on rank 1 and 5 steps on rank 0, so both evaluate at step 5, not 6.
-        self.assertEqual(self.events[0]["first"]["evaluate"][0], 5)
-
-    def test_no_time_based_event_fires_on_the_first_step_after_resuming(self):
-        resumed = self.events[0]["resumed"]
+                self.assertTrue(events[0][job][kind], f"no {kind} event in the {job} job")
+        # Rank 1's steps last 1.3s on its clock: 5s of evaluation interval after the end of step 1 are over at step 5
+        # on rank 1 (5.2s) and step 6 on rank 0, so both evaluate at step 5: the process that finds it due first
+        self.assertEqual(events[0]["first"]["evaluate"][0], 5)
+        # Nothing time-based on the first step after resuming, and training still ends with a save
+        resumed = events[0]["resumed"]
         self.assertNotIn(13, resumed["log"] + resumed["evaluate"] + resumed["save"])
-        self.assertEqual(resumed["save"][-1], 20)  # training still ends with a save
+        self.assertEqual(resumed["save"][-1], 20)
 
 
 if __name__ == "__main__":
