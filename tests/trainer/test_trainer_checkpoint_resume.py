@@ -20,15 +20,17 @@ The kill tests run a training job in a child process that SIGKILLs itself when i
 forkserver that has imported transformers once, so that a case takes about a second rather than the import time.
 """
 
+import contextlib
+import errno
 import json
 import multiprocessing
 import os
-import random
 import re
 import shutil
 import signal
 import sys
 import unittest
+from unittest import mock
 
 from parameterized import parameterized
 
@@ -36,7 +38,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments, is_torch_a
 from transformers.testing_utils import CaptureLogger, TestCasePlus, require_torch
 from transformers.trainer_callback import TrainerState
 from transformers.trainer_utils import get_last_checkpoint, rotate_checkpoints
-from transformers.utils import is_peft_available, logging
+from transformers.utils import logging
 
 
 if is_torch_available():
@@ -47,6 +49,7 @@ if is_torch_available():
     from transformers import LlamaConfig, LlamaForCausalLM
 
 
+JIT_MARKER = "checkpoint-is-incomplete.txt"  # written by `enable_jit_checkpoint` while it saves
 VOCAB_SIZE = 32
 SEQUENCE_LENGTH = 8
 CHILD_TIMEOUT_SECONDS = 120  # a hang must fail the test, not CI
@@ -226,18 +229,11 @@ class KillSwitch:
         shutil.rmtree = rmtree_killed_halfway
 
 
-def train_tiny_model(output_dir, max_steps=6, resume_from_checkpoint=None, lora=False, **kwargs):
-    """
-    One training job: a tiny Llama (with a LoRA adapter if `lora`) saving every 2 steps. Writes `result.json` (first
-    and last step) in `output_dir`.
-    """
+def train_tiny_model(output_dir, max_steps=6, resume_from_checkpoint=None, **kwargs):
+    """One training job: a tiny Llama saving every 2 steps. Writes `result.json` (first and last step) in `output_dir`."""
     kwargs = {"save_steps": 2, "report_to": [], "disable_tqdm": True, "use_cpu": True, **kwargs}
     args = TrainingArguments(output_dir, max_steps=max_steps, per_device_train_batch_size=2, **kwargs)
     model = tiny_model()
-    if lora:
-        from peft import LoraConfig, get_peft_model
-
-        model = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
     recorder = RecordResume(os.path.join(output_dir, "result.json"))
     trainer = Trainer(model=model, args=args, train_dataset=RandomTokens(), callbacks=[recorder])
     trainer.train(resume_from_checkpoint=resume_from_checkpoint)
@@ -295,7 +291,7 @@ def read_result(output_dir):
         return json.load(f)
 
 
-def make_checkpoint(output_dir, step, complete=True, truncated_state=False):
+def make_checkpoint(output_dir, step, complete=True, jit_marker=False):
     """A checkpoint folder with placeholder files; complete ones end with `trainer_state.json`, as Trainer writes."""
     folder = os.path.join(output_dir, f"checkpoint-{step}")
     os.makedirs(folder)
@@ -304,9 +300,9 @@ def make_checkpoint(output_dir, step, complete=True, truncated_state=False):
             f.write(b"placeholder")
     if complete:
         TrainerState(global_step=step).save_to_json(os.path.join(folder, "trainer_state.json"))
-    elif truncated_state:
-        with open(os.path.join(folder, "trainer_state.json"), "w", encoding="utf-8") as f:
-            f.write('{\n  "global_step": ')
+    if jit_marker:
+        with open(os.path.join(folder, JIT_MARKER), "w", encoding="utf-8") as f:
+            f.write("in progress")
     return folder
 
 
@@ -317,37 +313,52 @@ def checkpoint_folders(output_dir):
     )
 
 
+@contextlib.contextmanager
+def read_error_on(path, error=errno.EIO):
+    """`path` exists but every `os.stat` or `open` of it fails with `error`, as on a flaky network filesystem."""
+    stat, builtin_open = os.stat, open
+
+    def failing_stat(target, *args, **kwargs):
+        if os.fspath(target) == path:
+            raise OSError(error, os.strerror(error), path)
+        return stat(target, *args, **kwargs)
+
+    def failing_open(target, *args, **kwargs):
+        if os.fspath(target) == path:
+            raise OSError(error, os.strerror(error), path)
+        return builtin_open(target, *args, **kwargs)
+
+    with mock.patch("os.stat", failing_stat), mock.patch("builtins.open", failing_open):
+        yield
+
+
 class CheckpointCompletenessTest(TestCasePlus):
-    def test_get_last_checkpoint_picks_the_newest_complete_checkpoint(self):
+    def test_newest_complete(self):
         output_dir = self.get_auto_remove_tmp_dir()
         make_checkpoint(output_dir, 2)
         make_checkpoint(output_dir, 4)
         make_checkpoint(output_dir, 6, complete=False)
-        make_checkpoint(output_dir, 8, complete=False, truncated_state=True)
-        logger = logging.get_logger("transformers.trainer_utils")
-        with CaptureLogger(logger) as captured:
-            self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-4"))
-        # One warning line names every incomplete folder skipped, and why
-        self.assertEqual(len(captured.out.strip().splitlines()), 1, captured.out)
-        self.assertIn("checkpoint-8 (trainer_state.json is unreadable)", captured.out)
-        self.assertIn("checkpoint-6 (no trainer_state.json)", captured.out)
-        self.assertIn("checkpoint-4", captured.out)
-
-    def test_get_last_checkpoint_says_nothing_when_the_newest_checkpoint_is_complete(self):
-        output_dir = self.get_auto_remove_tmp_dir()
-        make_checkpoint(output_dir, 2, complete=False)
-        make_checkpoint(output_dir, 4)
+        make_checkpoint(output_dir, 8, jit_marker=True)  # a just-in-time save that did not finish
         with CaptureLogger(logging.get_logger("transformers.trainer_utils")) as captured:
             self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-4"))
-        self.assertEqual(captured.out, "")
+        self.assertIn("checkpoint-8", captured.out)
+        self.assertIn("checkpoint-6", captured.out)
 
-    def test_get_last_checkpoint_is_none_without_a_complete_checkpoint(self):
+    def test_none_without_complete(self):
         output_dir = self.get_auto_remove_tmp_dir()
         self.assertIsNone(get_last_checkpoint(output_dir))
         make_checkpoint(output_dir, 2, complete=False)
         self.assertIsNone(get_last_checkpoint(output_dir))
 
-    def test_trainer_state_is_replaced_atomically(self):
+    def test_read_error_is_not_incomplete(self):
+        # EIO proves nothing about the checkpoint: it is not skipped (resuming from it shows the error, if it stays)
+        output_dir = self.get_auto_remove_tmp_dir()
+        make_checkpoint(output_dir, 2)
+        newest = make_checkpoint(output_dir, 4)
+        with read_error_on(os.path.join(newest, "trainer_state.json")):
+            self.assertEqual(get_last_checkpoint(output_dir), newest)
+
+    def test_state_written_atomically(self):
         output_dir = self.get_auto_remove_tmp_dir()
         path = os.path.join(output_dir, "trainer_state.json")
         TrainerState(global_step=2).save_to_json(path)
@@ -357,34 +368,25 @@ class CheckpointCompletenessTest(TestCasePlus):
 
 
 class CheckpointRotationTest(TestCasePlus):
-    def test_rotation_never_deletes_the_newest_complete_checkpoint_to_keep_an_incomplete_one(self):
+    def test_keeps_newest_complete(self):
+        # Stock's rule protects the most recent folder: an interrupted save must not push out the one to resume from
         output_dir = self.get_auto_remove_tmp_dir()
         make_checkpoint(output_dir, 2)
         make_checkpoint(output_dir, 4)
-        make_checkpoint(output_dir, 6, complete=False)  # newer, and its save was interrupted
-        rotate_checkpoints(output_dir, save_total_limit=1, use_mtime=True)
+        make_checkpoint(output_dir, 6, complete=False)
+        rotate_checkpoints(output_dir, save_total_limit=1)
         self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-4", "checkpoint-6"])
 
-    def test_rotation_keeps_the_best_and_the_newest_complete_checkpoints(self):
+    def test_read_error_keeps_best(self):
         output_dir = self.get_auto_remove_tmp_dir()
         best = make_checkpoint(output_dir, 2)
         make_checkpoint(output_dir, 4)
         make_checkpoint(output_dir, 6)
-        make_checkpoint(output_dir, 8, complete=False)
-        rotate_checkpoints(output_dir, save_total_limit=1, best_model_checkpoint=best, use_mtime=True)
-        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-2", "checkpoint-6", "checkpoint-8"])
+        with read_error_on(os.path.join(best, "trainer_state.json")):
+            rotate_checkpoints(output_dir, save_total_limit=2, best_model_checkpoint=best)
+        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-2", "checkpoint-6"])
 
-    def test_rotation_removes_leftovers_older_than_a_complete_checkpoint_and_no_complete_one(self):
-        output_dir = self.get_auto_remove_tmp_dir()
-        make_checkpoint(output_dir, 2, complete=False, truncated_state=True)
-        make_checkpoint(output_dir, 4)
-        make_checkpoint(output_dir, 6, complete=False)
-        make_checkpoint(output_dir, 8)
-        make_checkpoint(output_dir, 10, complete=False)
-        rotate_checkpoints(output_dir, save_total_limit=3, use_mtime=True)
-        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-4", "checkpoint-8", "checkpoint-10"])
-
-    def test_without_save_total_limit_nothing_is_deleted(self):
+    def test_no_limit_deletes_nothing(self):
         output_dir = self.get_auto_remove_tmp_dir()
         make_checkpoint(output_dir, 2, complete=False)
         make_checkpoint(output_dir, 4)
@@ -393,7 +395,7 @@ class CheckpointRotationTest(TestCasePlus):
 
 
 @require_torch
-class ResumeFromIncompleteCheckpointTest(TestCasePlus):
+class ResumeTest(TestCasePlus):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -406,55 +408,59 @@ class ResumeFromIncompleteCheckpointTest(TestCasePlus):
         shutil.rmtree(cls.trained_dir, ignore_errors=True)
         super().tearDownClass()
 
-    def copy_checkpoint(self, step=4, without=()):
+    def copy_checkpoints(self, *steps):
         output_dir = self.get_auto_remove_tmp_dir()
-        checkpoint = os.path.join(output_dir, f"checkpoint-{step}")
-        shutil.copytree(os.path.join(self.trained_dir, f"checkpoint-{step}"), checkpoint)
-        for name in without:
-            os.remove(os.path.join(checkpoint, name))
-        return output_dir, checkpoint
+        for step in steps:
+            name = f"checkpoint-{step}"
+            shutil.copytree(os.path.join(self.trained_dir, name), os.path.join(output_dir, name))
+        return output_dir
 
-    @parameterized.expand(
-        [
-            ("trainer_state", "trainer_state.json"),
-            ("optimizer", "optimizer.pt"),
-            ("scheduler", "scheduler.pt"),
-            ("model_weights", "model.safetensors"),
-        ]
-    )
-    def test_explicit_path_to_an_incomplete_checkpoint_is_refused_naming_what_is_missing(self, _, missing):
-        output_dir, checkpoint = self.copy_checkpoint(without=[missing])
+    def test_folder_without_state(self):
+        output_dir = self.copy_checkpoints(4)
+        checkpoint = os.path.join(output_dir, "checkpoint-4")
+        os.remove(os.path.join(checkpoint, "trainer_state.json"))
         with self.assertRaises(ValueError) as refused:
             train_tiny_model(output_dir, resume_from_checkpoint=checkpoint)
-        self.assertIn(checkpoint, str(refused.exception))
-        self.assertIn(missing.split(".")[0] if missing == "model.safetensors" else missing, str(refused.exception))
+        message = str(refused.exception)
+        self.assertTrue(message.startswith(f"Can't find a valid checkpoint at {checkpoint}"), message)
+        self.assertIn("trainer_state.json", message)
+        self.assertIn("resume_from_checkpoint=True", message)
         self.assertFalse(os.path.exists(os.path.join(output_dir, "result.json")), "training must not start")
 
-    def test_resume_true_skips_an_incomplete_checkpoint(self):
-        output_dir, _ = self.copy_checkpoint(step=2)
-        shutil.copytree(os.path.join(self.trained_dir, "checkpoint-4"), os.path.join(output_dir, "checkpoint-4"))
-        os.remove(os.path.join(output_dir, "checkpoint-4", "trainer_state.json"))
-        train_tiny_model(output_dir, resume_from_checkpoint=True)
-        self.assertEqual(read_result(output_dir), {"start_step": 2, "end_step": 6})
+    def test_folder_without_optimizer(self):
+        # What `save_model()` and `save_state()` write: resumed with a fresh optimizer and scheduler, as in stock
+        output_dir = self.copy_checkpoints(4)
+        checkpoint = os.path.join(output_dir, "checkpoint-4")
+        os.remove(os.path.join(checkpoint, "optimizer.pt"))
+        os.remove(os.path.join(checkpoint, "scheduler.pt"))
+        train_tiny_model(output_dir, resume_from_checkpoint=checkpoint)
+        self.assertEqual(read_result(output_dir), {"start_step": 4, "end_step": 6})
 
-    def test_save_only_model_checkpoint_resumes_only_with_save_only_model(self):
-        output_dir = self.get_auto_remove_tmp_dir()
-        train_tiny_model(output_dir, max_steps=2, save_only_model=True)
-        checkpoint = os.path.join(output_dir, "checkpoint-2")
-        self.assertFalse(os.path.exists(os.path.join(checkpoint, "optimizer.pt")))
-        # Documented: such a checkpoint is for `from_pretrained`; resuming a full training from it is refused...
-        with self.assertRaises(ValueError) as refused:
-            train_tiny_model(output_dir, max_steps=4, resume_from_checkpoint=checkpoint)
-        self.assertIn("optimizer.pt", str(refused.exception))
-        self.assertIn("save_only_model", str(refused.exception))
-        # ...but a `save_only_model` job resumes from its own checkpoints, with a fresh optimizer and scheduler
-        train_tiny_model(output_dir, max_steps=4, resume_from_checkpoint=True, save_only_model=True)
-        self.assertEqual(read_result(output_dir), {"start_step": 2, "end_step": 4})
+    def test_skips_incomplete(self):
+        logger = logging.get_logger("transformers.trainer_utils")
+        for should_log in (True, False):
+            output_dir = self.copy_checkpoints(2, 4)
+            os.remove(os.path.join(output_dir, "checkpoint-4", "trainer_state.json"))
+            # Said by the process that logs (`should_log`), not by every process
+            with mock.patch.object(TrainingArguments, "should_log", should_log), CaptureLogger(logger) as captured:
+                train_tiny_model(output_dir, resume_from_checkpoint=True)
+            self.assertEqual("Skipped incomplete checkpoints" in captured.out, should_log, captured.out)
+            self.assertEqual(read_result(output_dir), {"start_step": 2, "end_step": 6})
+
+    def test_resave_clears_jit_marker(self):
+        # A just-in-time save of checkpoint-4 that did not finish; checkpoint-4 saved again is complete
+        output_dir = self.copy_checkpoints(2, 4)
+        make_marker = os.path.join(output_dir, "checkpoint-4", JIT_MARKER)
+        with open(make_marker, "w", encoding="utf-8") as f:
+            f.write("in progress")
+        self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-2"))
+        train_tiny_model(output_dir, max_steps=4, resume_from_checkpoint=True)
+        self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-4"))
 
 
 @require_torch
-class KilledJobResumesTest(TestCasePlus):
-    """A job SIGKILLed anywhere in a save resumes with `resume_from_checkpoint=True` from its newest complete one."""
+class KilledJobTest(TestCasePlus):
+    """A job SIGKILLed in a save resumes with `resume_from_checkpoint=True` from its newest complete checkpoint."""
 
     def kill_and_resume(self, kill_at, kill_on_save=2, **job):
         output_dir = self.get_auto_remove_tmp_dir()
@@ -467,20 +473,15 @@ class KilledJobResumesTest(TestCasePlus):
         exitcode = run_in_fresh_process(train_tiny_model, resume_from_checkpoint=True, **job)
         self.assertEqual(exitcode, 0, f"the job killed at {kill_at} did not resume")
         self.assertEqual(read_result(output_dir), {"start_step": newest_complete, "end_step": 6})
-        # Leftovers were overwritten or cleaned up: only the final checkpoint stays, complete
+        # Leftovers were overwritten or aged out through rotation: only the final checkpoint stays, complete
         self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-6"])
-        self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-6"))
 
-    @parameterized.expand([(point,) for point in KILL_POINTS])
-    def test_job_killed_at_a_named_point_resumes_from_its_newest_complete_checkpoint(self, point):
+    @parameterized.expand([("before_trainer_state",), ("while_trainer_state",), ("in_rotation",)])
+    def test_killed_mid_save(self, point):
+        # Everything but the state file; the state file half written; the previous checkpoint half deleted
         self.kill_and_resume(point)
 
-    @parameterized.expand([(seed,) for seed in range(3)])
-    def test_job_killed_at_a_random_file_write_resumes_from_its_newest_complete_checkpoint(self, seed):
-        draw = random.Random(seed)
-        self.kill_and_resume(f"write-{draw.randint(1, 6)}", kill_on_save=draw.randint(2, 3))
-
-    def test_checkpoint_saved_again_at_its_step_is_incomplete_until_overwritten(self):
+    def test_killed_mid_resave(self):
         # A complete checkpoint-4 is saved again after resuming from checkpoint-2, and the job dies halfway through
         output_dir = self.get_auto_remove_tmp_dir()
         self.assertEqual(run_in_fresh_process(train_tiny_model, output_dir=output_dir, max_steps=4), 0)
@@ -490,13 +491,6 @@ class KilledJobResumesTest(TestCasePlus):
         self.assertEqual(exitcode, -signal.SIGKILL)
         # Half new, half old: not complete, whatever its previous trainer_state.json said
         self.assertEqual(get_last_checkpoint(output_dir), checkpoint)
-
-    @unittest.skipUnless(is_peft_available(), "needs peft")
-    def test_job_training_a_peft_adapter_killed_mid_save_resumes_from_its_newest_complete_checkpoint(self):
-        self.kill_and_resume("after_optimizer", lora=True)
-
-    def test_save_only_model_job_killed_mid_save_resumes_from_its_newest_complete_checkpoint(self):
-        self.kill_and_resume("after_model", save_only_model=True)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ The test launches this module under torchrun; each worker runs `train_with_kill_
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import unittest
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from transformers.testing_utils import (
     TestCasePlus,
+    get_torch_dist_unique_port,
     require_fsdp,
     require_torch,
     require_torch_multi_accelerator,
@@ -43,21 +43,15 @@ REPO_ROOT = Path(__file__).parents[3]
 TIMEOUT_SECONDS = 180  # a hang must fail the test, not CI
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def torchrun(jobs, timeout=TIMEOUT_SECONDS):
     """
     Runs one torchrun agent per entry of `jobs` (one per simulated node: `--nnodes len(jobs)` on localhost), each
     with `nproc_per_node` workers running `train_with_kill_switch(**job)`. Returns the agents' exit codes.
 
     Every agent runs in a session of its own, and the whole group is killed if the job outlives `timeout`: no worker
-    is ever left behind.
+    is ever left behind. (`execute_subprocess_async` runs one command at a time; two nodes need two agents at once.)
     """
-    port, env = free_port(), {**os.environ, "OMP_NUM_THREADS": "1"}
+    port, env = get_torch_dist_unique_port(), {**os.environ, "OMP_NUM_THREADS": "1"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
     agents = []
     for node_rank, job in enumerate(jobs):
@@ -85,7 +79,7 @@ def log_tail(output_dir):
 
 
 @require_torch
-class KilledDistributedJobResumesTest(TestCasePlus):
+class KilledDistributedJobTest(TestCasePlus):
     def kill_and_resume(self, kill_at, kill_rank, nodes=1, nproc_per_node=2, node_local=False, **job):
         """Kills process `kill_rank` at `kill_at` during the second save, then resumes; returns the output folders."""
         base = self.get_auto_remove_tmp_dir()
@@ -115,25 +109,26 @@ class KilledDistributedJobResumesTest(TestCasePlus):
             self.assertEqual(checkpoint_folders(folder), ["checkpoint-6"])
         return folders
 
-    def test_checkpoint_is_complete_only_once_every_process_has_written_its_part(self):
+    @slow
+    def test_complete_once_every_process_wrote(self):
         # Rank 1 dies before writing its RNG state: rank 0 must not mark the checkpoint complete without it
         self.kill_and_resume("after_optimizer", kill_rank=1)
 
     @slow
     @require_fsdp
     @require_torch_multi_accelerator  # Accelerate ignores `fsdp` on the CPU: the job would run DDP instead
-    def test_fsdp_job_killed_mid_save_resumes_from_its_newest_complete_checkpoint(self):
+    def test_fsdp_sharded(self):
         # A sharded state dict: every process writes its own shards of the model and optimizer
         fsdp_config = {"state_dict_type": "SHARDED_STATE_DICT"}
         job = {"fsdp": "full_shard", "fsdp_config": fsdp_config, "use_cpu": False}
         self.kill_and_resume("after_optimizer", kill_rank=1, **job)
 
     @slow
-    def test_two_nodes_with_a_shared_folder_killed_mid_save_resume_from_the_same_checkpoint(self):
+    def test_two_nodes_shared_folder(self):
         self.kill_and_resume("after_model", kill_rank=0, nodes=2, nproc_per_node=1)
 
     @slow
-    def test_two_nodes_with_node_local_folders_resume_from_the_newest_checkpoint_complete_on_both(self):
+    def test_two_nodes_local_folders(self):
         # Node 0 marks checkpoint-4 complete, node 1 is killed just before: both must resume from checkpoint-2
         self.kill_and_resume("before_trainer_state", kill_rank=1, nodes=2, nproc_per_node=1, node_local=True)
 
