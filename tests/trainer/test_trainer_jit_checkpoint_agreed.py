@@ -76,7 +76,8 @@ class SignalStopTest(TestCasePlus):
         output = trainer.train()
         # The signal comes after the hooks of step 3 ran: step 4 is the next decision
         self.assertEqual(output.global_step, 4)
-        self.assertEqual(output.metrics["train_stop_reason"], "SIGTERM")
+        self.assertEqual(output.metrics["train_stopped_early"], 1.0)
+        self.assertEqual(_TimeSchedule.of(trainer.state).stop_reason, "SIGTERM")
         self.assertEqual(recorder.steps("on_save"), [4])
         self.assertEqual(recorder.steps("on_evaluate"), [])
         checkpoint = os.path.join(self.output_dir, "checkpoint-4")
@@ -142,9 +143,9 @@ class SignalStopTest(TestCasePlus):
             # With the schedule: the request goes to the decision every process agrees on
             state, control = TrainerState(), TrainerControl()
             with patch_clock(FakeClock()):
-                state.time_schedule = _TimeSchedule(trainer.args, state)
+                schedule = _TimeSchedule(trainer.args, state)
             getattr(callback, hook)(trainer.args, state, control)
-            self.assertTrue(state.time_schedule.signalled)
+            self.assertTrue(schedule.signalled)
             self.assertFalse(control.should_training_stop)
             execute.assert_called_once()
 
@@ -168,4 +169,4 @@ class SignalStopTest(TestCasePlus):
                     break
         self.assertLessEqual(max(b - a for a, b in zip(checks, checks[1:])), 10)
         self.assertLessEqual(step, 510)
-        self.assertEqual(state.stop_reason, "SIGTERM")
+        self.assertEqual(schedule.stop_reason, "SIGTERM")
