@@ -42,8 +42,9 @@ wheel: $(VENV)/installed
 demo: fork
 	$(VPY) examples/demo_time_strategies.py --output-dir demo-output
 
+# RUN_SLOW=1: the multi-process tests, `@slow` as upstream marks them, run here too
 test: fork quality
-	$(VPY) -m pytest -q tests
+	RUN_SLOW=1 $(VPY) -m pytest -q tests
 
 quality: $(VENV)/installed
 	$(PYTHON) tools/upstream_pr.py quality --ruff $(abspath $(VENV)/bin/ruff)
