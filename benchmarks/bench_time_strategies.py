@@ -65,8 +65,8 @@ class OldSchedule(_TimeSchedule):
 
     BUDGET, MAX_SPACING, AVERAGED, MAX_PERIOD = 0.002, 0.05, 16, 2**20  # its tuning constants
 
-    def __init__(self, args, state):
-        super().__init__(args, state)
+    def __init__(self, args, state, train_start=None, checkpoint_bytes=0):
+        super().__init__(args, state, train_start, checkpoint_bytes)
         self.window_start, self.window_step = self.start, state.global_step  # the steps since the last check
         self.step_seconds, self.collective_seconds = None, 0.0
         self.periods = []  # the K agreed at each check
@@ -271,7 +271,7 @@ def train(output_dir, max_steps, mechanism, short=False):
         "cpu_steps_per_second": len(ends) / (recorder.cpu_end - recorder.cpu_begin),
         "step_seconds": statistics.median(b - a for a, b in zip(ends, ends[1:])),
         "decision_seconds": statistics.fmean(flow.decision_seconds),  # the mean: old's checks amortized over K
-        "periods": getattr(trainer.state.time_schedule, "periods", []),  # OldSchedule's K at each check
+        "periods": getattr(_TimeSchedule.of(trainer.state), "periods", []),  # OldSchedule's K at each check
         "ends": ends,
         **{key: getattr(recorder, key) for key in ("start", "begins", "events", "intervals")},
     }

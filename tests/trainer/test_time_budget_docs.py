@@ -134,9 +134,8 @@ is_final "$CHECKPOINT" && echo final || echo not final
             report_to=[],
         )
         state = TrainerState(global_step=41250, max_steps=100000)
-        state.train_start = clock()
         with patch_clock(clock), self.assertLogs("transformers.trainer_callback", level="INFO") as logs:
-            schedule = _TimeSchedule(args, state)
+            schedule = _TimeSchedule(args, state, train_start=clock())
             progress = schedule.progress()
             schedule.stop("time budget", clock())
             _TimeSchedule(args, TrainerState(global_step=41250, max_steps=100000)).stop("SIGTERM", clock())
