@@ -75,6 +75,18 @@ class SlowerAtTheStop(TrainerCallback):
             self.trainer.save_duration *= self.factor
 
 
+if is_torch_available():
+
+    class UnsizedTokenDataset(torch.utils.data.IterableDataset):
+        """The examples of a `RandomTokenDataset`, without a length."""
+
+        def __init__(self, length: int):
+            self.examples = RandomTokenDataset(length, seed=1)
+
+        def __iter__(self):
+            return (self.examples[i] for i in range(len(self.examples)))
+
+
 class TimedEvaluationLoop(TimedTrainer):
     """A `TimedTrainer` on which evaluating each dataset takes 5s."""
 
@@ -164,11 +176,36 @@ class TimeBudgetStopTest(TestCasePlus):
         self.assertEqual(recorder.steps("on_save"), [97])
         self.assertEqual(recorder.clock(), 97.5)
 
-    def test_an_evaluation_not_timed_yet_is_a_tenth_of_max_time(self):
+    @parameterized.expand(
+        [
+            ("batches", {}, None, 90),
+            ("larger_eval_batches", {"per_device_eval_batch_size": 4}, None, 90),
+            ("gradient_accumulation", {"gradient_accumulation_steps": 2, "micro_batch_duration": 0.5}, None, 94),
+            ("several_datasets", {}, {"a": 4, "b": 4}, 90),
+            ("no_length", {}, "unsized", 88),
+        ]
+    )
+    def test_an_evaluation_not_timed_yet_is_its_batches_at_the_pace_of_training(self, _, kwargs, datasets, stop):
+        # 8 examples in batches of 2, as in training: kept as 4 steps, twice: 90 = 100 - 2 * (1 + 4). Without a
+        # length, a tenth of `max_time`: 88 = 100 - 2 * 1 - 10
+        trainer, recorder = make_timed_trainer(
+            self.output_dir, max_steps=1000, eval_strategy="steps", eval_steps=1000, eval_duration=2, eval_length=8,
+            save_strategy="no", max_time=100, **{"per_device_eval_batch_size": 2, **kwargs},
+        )  # fmt: skip
+        if datasets == "unsized":
+            trainer.eval_dataset = UnsizedTokenDataset(8)
+        elif datasets is not None:
+            trainer.eval_dataset = {name: RandomTokenDataset(length, seed=1) for name, length in datasets.items()}
+        trainer.train()
+        self.assertEqual(recorder.steps("on_evaluate")[-1:], [stop])
+
+    def test_an_evaluation_on_start_is_timed(self):
+        # `eval_on_start` times the evaluation (3s), then kept twice: 3 + 89 = 100 - 2 * (1 + 3)
         trainer, recorder, output = self.train(
-            eval_strategy="steps", eval_steps=1000, eval_duration=2, save_strategy="no", max_time=100
-        )
-        self.assertEqual(recorder.steps("on_evaluate"), [88])
+            eval_strategy="steps", eval_steps=1000, eval_duration=3, eval_on_start=True, save_strategy="no",
+            max_time=100,
+        )  # fmt: skip
+        self.assertEqual(recorder.steps("on_evaluate"), [0, 89])
 
     def test_evaluations_of_several_datasets_add_up(self):
         # Each of 3 evaluation datasets takes 5s: an evaluation takes 15s, and the final one must fit
