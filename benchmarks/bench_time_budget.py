@@ -14,10 +14,11 @@
    configuration (the first save of a process carries one-off costs).
 2. Nothing timed before the stop, the old rule and the new, side by side: epoch-level saves with an epoch longer than
    the budget (the case of the review: a 90 s budget stopped at 80 s), both models (the "large" one writes 228 MB,
-   which the new rule keeps at 1 s + 2.3 s), and the large one with an epoch-level evaluation too. The old rule
-   (a tenth of `max_time` for each event not timed yet, the slowest step once) is `old_stop_deadline`, patched in;
-   the new one is the library's. Runs alternate between the rules; each reports the end of `train()`, the time left
-   unused and whether it overran.
+   which the new rule keeps at 1 s + 2.3 s), and the large one with an epoch-level evaluation too (16 examples, 4
+   batches: the new rule keeps them as 4 update steps, twice). The old rule (a tenth of `max_time` for each event
+   not timed yet, the slowest step once) is `old_stop_deadline`, patched in; the new one is the library's. Runs
+   alternate between the rules; then one run of the new rule with evaluation and save at the review's budget, 90 s
+   (not with --quick). Each reports the end of `train()`, the time left unused and whether it overran.
 3. The agreement, two processes (torchrun, gloo, DDP), with `bench_time_strategies.py`'s runs (its `train`,
    `throughput_runs`, `summarize`, `run_two_processes` and `allreduce_seconds`, imported, not copied): step-based
    strategies, the time strategies alone (`*_time="10h"`), the same with `max_time="100h"` (it never stops, but
@@ -84,6 +85,7 @@ EPOCH_CASES = {
     "large, epoch eval + save": ("large, save + eval", "epoch"),
 }
 EPOCH_BUDGET = 16.0
+REVIEW_BUDGET, REVIEW_CASE = 90.0, "large, epoch eval + save"  # one run of the new rule at the review's budget
 
 
 def old_stop_deadline(schedule, due_now=()):
@@ -133,27 +135,34 @@ def epoch_run(output_dir, configuration, eval_strategy, budget, rule):
     }
 
 
-def epoch_table(output_dir, budget, reps, load):
-    """The old rule and the new, side by side, as a markdown table."""
+def epoch_table(output_dir, budget, reps, load, review=True):
+    """The old rule and the new, side by side, and with `review` the new one at `REVIEW_BUDGET`, as a markdown table."""
     rows = []
     for rep in range(reps):
         for case, (configuration, eval_strategy) in EPOCH_CASES.items():
             for rule in ("old", "new"):
                 strategies.progress(f"  {case}, {rule} rule, {budget:g} s, rep {rep + 1}/{reps}")
                 folder = output_dir / f"epoch-{len(rows)}"
-                rows.append((case, rule, epoch_run(folder, configuration, eval_strategy, budget, rule)))
+                rows.append((case, rule, budget, epoch_run(folder, configuration, eval_strategy, budget, rule)))
                 shutil.rmtree(folder, ignore_errors=True)
+    if review:
+        strategies.progress(f"  {REVIEW_CASE}, new rule, {REVIEW_BUDGET:g} s")
+        folder = output_dir / "epoch-review"
+        run = epoch_run(folder, *EPOCH_CASES[REVIEW_CASE], REVIEW_BUDGET, "new")
+        rows.append((REVIEW_CASE, "new", REVIEW_BUDGET, run))
+        shutil.rmtree(folder, ignore_errors=True)
     lines = [
         f"Machine: {strategies.machine(load)}",
         "",
-        f"| Case (`max_time={budget:g}`, nothing timed before the stop) | Rule | Steps | End of `train()` | Unused"
+        "| Case (nothing timed before the stop) | `max_time` | Rule | Steps | End of `train()` | Unused"
         " | Final save; evaluation | Overrun |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for case, rule, run in rows:
+    for case, rule, budget, run in rows:
         unused = budget - run["end"]
         lines.append(
-            f"| {case} | {rule} | {run['steps']} | {run['end']:.2f} s | {unused:.2f} s = {unused / budget:.1%} |"
+            f"| {case} | {budget:g} s | {rule} | {run['steps']} | {run['end']:.2f} s |"
+            f" {unused:.2f} s = {unused / budget:.1%} |"
             f" {run['saves'][-1] if run['saves'] else 0:.2f} s; {run['evals'][-1] if run['evals'] else 0:.2f} s |"
             f" {'OVERRUN' if unused < 0 else 'no'}{'' if run['stopped'] else ' (did not stop on the budget)'} |"
         )
@@ -546,7 +555,7 @@ def main():
         if options.only in (None, "epoch"):
             budget = EPOCH_BUDGET / 2 if options.quick else EPOCH_BUDGET
             strategies.progress(f"1 process: nothing timed before the stop, old and new rule, {budget:g} s")
-            tables.append(epoch_table(output_dir / "epoch", budget, reps, os.getloadavg()[0]))
+            tables.append(epoch_table(output_dir / "epoch", budget, reps, os.getloadavg()[0], not options.quick))
         if options.only in (None, "agreement"):
             strategies.progress(f"2 processes (torchrun): the agreement with the stop flag, {pairs} rounds")
             agreement_load = os.getloadavg()[0]
