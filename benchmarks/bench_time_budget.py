@@ -28,7 +28,7 @@
 
 Prints the results as markdown tables, in the style of `bench_time_strategies.py`.
 
-    .venv/bin/python benchmarks/bench_time_budget.py            # under 3 minutes on 2 CPUs
+    .venv/bin/python benchmarks/bench_time_budget.py            # about 4.5 minutes on 2 CPUs
     .venv/bin/python benchmarks/bench_time_budget.py --quick    # a smoke run, about a minute and a half
     .venv/bin/python benchmarks/bench_time_budget.py --budgets 30 60 --reps 5 --only budget
 """
