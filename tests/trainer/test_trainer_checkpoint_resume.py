@@ -427,6 +427,16 @@ class ResumeTest(TestCasePlus):
         self.assertIn("resume_from_checkpoint=True", message)
         self.assertFalse(os.path.exists(os.path.join(output_dir, "result.json")), "training must not start")
 
+    def test_command_line_true(self):
+        # `--resume_from_checkpoint True` reaches `train()` as the string "True": stock's words, then what works
+        output_dir = self.copy_checkpoints(4)
+        with self.assertRaises(ValueError) as refused:
+            train_tiny_model(output_dir, resume_from_checkpoint="True")
+        message = str(refused.exception)
+        self.assertTrue(message.startswith("Can't find a valid checkpoint at True"), message)
+        self.assertIn("resume_from_checkpoint=True", message)
+        self.assertIn("give the checkpoint's path", message)
+
     def test_folder_without_optimizer(self):
         # What `save_model()` and `save_state()` write: resumed with a fresh optimizer and scheduler, as in stock
         output_dir = self.copy_checkpoints(4)
