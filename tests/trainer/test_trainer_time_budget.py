@@ -125,6 +125,14 @@ class MaxTimeArgumentTest(TestCasePlus):
             trainer.train()
         self.assertEqual(recorder.events, [])
 
+    def test_several_processes_without_process_group(self):
+        # Processes could not agree on the stop (TPU/XLA): refused when train() starts, before the first step
+        trainer, recorder = make_timed_trainer(self.output_dir, max_steps=4, max_time=60)
+        with mock.patch.object(type(trainer.args), "world_size", new_callable=mock.PropertyMock, return_value=2):
+            with self.assertRaisesRegex(ValueError, "`max_time` with 2 processes need a `torch.distributed`"):
+                trainer.train()
+        self.assertEqual(recorder.events, [])
+
 
 @require_torch
 class TimeBudgetStopTest(TestCasePlus):
