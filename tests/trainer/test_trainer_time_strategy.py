@@ -393,7 +393,6 @@ class TimeScheduleTest(TestCasePlus):
             with (
                 patch_clock(clock),
                 mock.patch.object(type(args), "world_size", new_callable=mock.PropertyMock, return_value=world_size),
-                mock.patch("transformers.trainer_callback._is_torch_distributed_initialized", return_value=True),
                 mock.patch.object(torch.distributed, "all_reduce", lambda *a, **k: checks.append(state.global_step)),
             ):
                 schedule = _TimeSchedule(args, state)
