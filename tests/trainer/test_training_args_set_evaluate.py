@@ -23,5 +23,6 @@ class SetEvaluateTest(TestCasePlus):
         args = TrainingArguments(self.get_auto_remove_tmp_dir()).set_evaluate(strategy="steps", steps=2)
         self.assertEqual(args.eval_delay, 0)
         # DefaultFlowCallback compares the delay with the step: with `None` it raised a TypeError
-        control = DefaultFlowCallback().on_step_end(args, TrainerState(global_step=2), TrainerControl())
+        state = TrainerState(global_step=2, max_steps=10, eval_steps=2)
+        control = DefaultFlowCallback().on_step_end(args, state, TrainerControl())
         self.assertTrue(control.should_evaluate)
