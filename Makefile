@@ -59,6 +59,7 @@ bench: fork
 	$(VPY) benchmarks/bench_time_strategies.py
 	$(VPY) benchmarks/bench_crash_resume.py
 	$(VPY) benchmarks/bench_time_budget.py
+	$(VPY) benchmarks/bench_async_save.py
 
 matrix: $(VENV)/installed
 	$(PYTHON) tools/matrix.py --python $(abspath $(VPY))

@@ -1,0 +1,530 @@
+"""Asynchronous checkpoint saves (`save_async=True`) against synchronous ones: the pause per save, the training time
+lost to saving, the background write, host memory, and a kill soak.
+
+A `LlamaForCausalLM` of 110M parameters, built from a config (hidden size 768, 12 layers, vocabulary of 16,000; no
+download), trains with AdamW (`adamw_torch_fused`, the default) on random token ids, on the CPU, saving every few
+update steps (`save_strategy="steps"`: every variant makes the same saves). A checkpoint is 1.3 GB (weights 0.44 GB,
+optimizer 0.88 GB). Three variants run side by side, each run in a fresh process forked from a server that has
+imported transformers once: no saves (`save_strategy="no"`), synchronous saves, asynchronous saves; in two regimes:
+
+- busy host: the CPU step, which keeps every core busy: the worst case for a writer that needs the CPU too;
+- idle host, as on an accelerator: a small CPU step (one sequence) followed by `--device-seconds` of waiting (a
+  `time.sleep` in `on_step_end`, as the host waits for a device to finish), so the host is idle most of each step.
+
+A round runs the three variants of each regime, in reversed order every other round (a drift of the machine's speed
+weighs on all alike). The final save is skipped (`control.should_save = False` at the last step): it is outside what
+is measured. Each run records, in a callback added after `DefaultFlowCallback`, `time.time()` at each step begin and
+step end (after the waiting), and samples its RSS (psutil, the process and its children) every 50 ms. Measured:
+
+- pause per save: from the end of the step that saves to the beginning of the next step, the time training stands
+  still (for an asynchronous save: the copy of the state, and the wait for a previous save still being written);
+- training time lost to saving: the window from the end of the first step to the end of the last (or to the moment
+  the last checkpoint in it is complete, its `trainer_state.json` written, if that is later), minus the same window
+  of the run without saves of the same round, per save; and, steadier on a busy machine, from medians: the median
+  pause plus `save_steps` times the rise of the median update step over the run without saves;
+- background write: from the end of an asynchronous save's pause to the mtime of its last file written, and to that of
+  its `trainer_state.json` (written at the first step end after the files are written and fsynced);
+- host memory: the peak RSS during `train()`, above the RSS before it (model built, no optimizer state yet).
+
+Between runs the checkpoints are deleted and `os.sync()` flushes the page cache's dirty pages, outside what is timed.
+
+Then the kill soak, the approach of `bench_crash_resume.py` (its `Timeline` and `read_timeline`, imported): a
+smaller Llama (11M parameters, checkpoints of 137 MB, update steps slowed to `--soak-step-seconds`) trains with
+`save_strategy="time"` and `save_async=True` and is SIGKILLed from outside, half the kills at a random moment, half
+inside a background write (a checkpoint folder without its `trainer_state.json` while training is already past its
+step), after a random part of it; then a fresh process resumes with `resume_from_checkpoint=True` and must start from
+the newest checkpoint that had its `trainer_state.json` at the kill.
+
+    .venv/bin/python benchmarks/bench_async_save.py            # what `make bench` runs: 6 min on 2 quiet CPUs, 15 loaded
+    .venv/bin/python benchmarks/bench_async_save.py --quick    # a smoke run: a small model, one round, 4 kills
+"""
+
+import argparse
+import dataclasses
+import json
+import math
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psutil  # noqa: E402
+import torch  # noqa: E402
+
+from benchmarks.bench_crash_resume import Timeline, read_timeline  # noqa: E402
+from tests.trainer.test_trainer_checkpoint_resume import RandomTokens  # noqa: E402
+from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainerCallback, TrainingArguments  # noqa: E402
+
+
+LARGE = {"hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 12}
+SMALL = {"hidden_size": 256, "intermediate_size": 688, "num_hidden_layers": 4, "num_attention_heads": 4}
+VOCAB_SIZE = 16000
+HAS_ASYNC = "save_async" in {field.name for field in dataclasses.fields(TrainingArguments)}
+VARIANTS = ("none", "sync", "async") if HAS_ASYNC else ("none", "sync")
+SOAK_MAX_STEPS = 400
+CHILD_TIMEOUT_SECONDS = 300
+
+
+def build_model(shape):
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=VOCAB_SIZE, num_key_value_heads=shape["num_attention_heads"], **shape)
+    return LlamaForCausalLM(config)
+
+
+class PeakRss(threading.Thread):
+    """The largest RSS of this process and its children, sampled every 50 ms."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.process, self.peak, self.running = psutil.Process(), 0, True
+
+    def rss(self):
+        processes = [self.process] + self.process.children(recursive=True)
+        total = 0
+        for process in processes:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def run(self):
+        while self.running:
+            self.peak = max(self.peak, self.rss())
+            time.sleep(0.05)
+
+
+class Recorder(TrainerCallback):
+    """Notes `time.time()` at each step begin and end; in the idle-host regime, waits `device_seconds` at each step
+    end first (the host waiting for the device); skips the final save."""
+
+    def __init__(self, device_seconds, last_step):
+        self.device_seconds, self.last_step = device_seconds, last_step
+        self.begins, self.ends, self.saves = {}, {}, []
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.begins[state.global_step + 1] = time.time()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.device_seconds:
+            time.sleep(self.device_seconds)
+        if state.global_step >= self.last_step:
+            control.should_save = False  # the final save is outside what is measured
+        if control.should_save:
+            self.saves.append(state.global_step)
+        self.ends[state.global_step] = time.time()
+
+
+def files_written(output_dir, step):
+    """When the last file of checkpoint-`step` but `trainer_state.json` was last written to (its mtime; an fsync that
+    follows does not change it)."""
+    files = [p for p in (Path(output_dir) / f"checkpoint-{step}").rglob("*") if p.is_file()]
+    return max((p.stat().st_mtime for p in files if p.name != "trainer_state.json"), default=math.nan)
+
+
+def marker_time(output_dir, step, timeout=CHILD_TIMEOUT_SECONDS):
+    """When checkpoint-`step` became complete: the mtime of its `trainer_state.json` (waits for it, if need be)."""
+    path = Path(output_dir) / f"checkpoint-{step}" / "trainer_state.json"
+    deadline = time.time() + timeout
+    while not path.exists():
+        if time.time() > deadline:
+            return math.nan
+        time.sleep(0.01)
+    return path.stat().st_mtime
+
+
+def measure(job):
+    """One run of the comparison, in a child process: trains, writes its measures to `job["result"]`."""
+    torch.set_num_threads(job["threads"])
+    model = build_model(job["shape"])
+    sampler = PeakRss()
+    rss_before = sampler.rss()
+    saving = {"save_strategy": "steps", "save_steps": job["save_steps"]} if job["variant"] != "none" else {}
+    if job["variant"] == "async":
+        saving["save_async"] = True
+    args = TrainingArguments(
+        job["output_dir"],
+        max_steps=job["steps"],
+        per_device_train_batch_size=job["batch"],
+        learning_rate=1e-5,
+        report_to=[],
+        disable_tqdm=True,
+        use_cpu=True,
+        logging_strategy="no",
+        **(saving or {"save_strategy": "no"}),
+    )
+    dataset = RandomTokens(length=job["steps"] * job["batch"])
+    recorder = Recorder(job["device_seconds"], job["steps"])
+    trainer = Trainer(model=model, args=args, train_dataset=dataset)
+    trainer.add_callback(recorder)
+    sampler.start()
+    trainer.train()
+    returned = time.time()
+    sampler.running = False
+    sampler.join()
+    begins, ends = recorder.begins, recorder.ends
+    markers = {step: marker_time(job["output_dir"], step) for step in recorder.saves}
+    window_end = max([ends[job["steps"]]] + list(markers.values()))
+    result = {
+        "window": window_end - ends[1],
+        "steps": [ends[s] - begins[s] for s in sorted(ends) if s > 1 and s - 1 not in recorder.saves],
+        "pauses": [begins[s + 1] - ends[s] for s in recorder.saves],
+        "writes": [markers[s] - begins[s + 1] for s in recorder.saves],
+        "files": [files_written(job["output_dir"], s) - begins[s + 1] for s in recorder.saves],
+        "saves": len(recorder.saves),
+        "end_wait": returned - ends[job["steps"]],
+        "rss_before": rss_before,
+        "rss_peak": max(sampler.peak, rss_before),
+    }
+    with open(job["result"], "w", encoding="utf-8") as f:
+        json.dump(result, f)
+
+
+def soak_train(output_dir, shape, step_seconds, save_time, resume=False):
+    """One job of the kill soak, in a child process."""
+    torch.set_num_threads(1)
+    timeline = Timeline(os.path.join(output_dir, "timeline.txt"), step_seconds, stop_after=3 if resume else None)
+    args = TrainingArguments(
+        output_dir,
+        max_steps=SOAK_MAX_STEPS,
+        per_device_train_batch_size=2,
+        save_strategy="time",
+        save_time=save_time,
+        save_total_limit=2,
+        save_async=True,
+        report_to=[],
+        disable_tqdm=True,
+        use_cpu=True,
+        logging_strategy="no",
+    )
+    trainer = Trainer(model=build_model(shape), args=args, train_dataset=RandomTokens(length=SOAK_MAX_STEPS * 2))
+    trainer.add_callback(timeline)
+    trainer.train(resume_from_checkpoint=resume or None)
+
+
+def run_and_exit(target, job):
+    with open(os.path.join(job["output_dir"], "job.log"), "a", encoding="utf-8") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        {"measure": measure, "soak": soak_train}[target](**({"job": job} if target == "measure" else job))
+    except BaseException as error:
+        print(f"{type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        os._exit(1)
+    os._exit(0)
+
+
+def last_error(output_dir):
+    with open(os.path.join(output_dir, "job.log"), encoding="utf-8") as f:
+        lines = [line for line in f.read().splitlines() if "Error" in line] or ["no error"]
+    return lines[-1][:300]
+
+
+# The comparison
+
+
+def run_once(context, regime, variant, args):
+    output_dir = tempfile.mkdtemp(prefix=f"async-save-{regime['name']}-{variant}-", dir=args.tmp)
+    job = {**regime["job"], "variant": variant, "output_dir": output_dir}
+    job["result"] = os.path.join(output_dir, "result.json")
+    process = context.Process(target=run_and_exit, args=("measure", job))
+    process.start()
+    process.join(CHILD_TIMEOUT_SECONDS)
+    if process.exitcode != 0:
+        if process.is_alive():
+            process.kill()
+        raise RuntimeError(f"{regime['name']}, {variant}: the run failed: {last_error(output_dir)}")
+    with open(job["result"], encoding="utf-8") as f:
+        result = json.load(f)
+    shutil.rmtree(output_dir, ignore_errors=True)
+    os.sync()  # flush what this run wrote, outside what the next one times
+    return result
+
+
+def median(values):
+    values = [v for v in values if not math.isnan(v)]
+    return statistics.median(values) if values else math.nan
+
+
+def fmt_list(values, digits=2):
+    return ", ".join(f"{v:.{digits}f}" for v in values)
+
+
+def comparison(context, args, regimes):
+    runs = {(regime["name"], variant): [] for regime in regimes for variant in VARIANTS}
+    for round_index in range(args.rounds):
+        for regime in regimes:
+            order = VARIANTS if round_index % 2 == 0 else VARIANTS[::-1]
+            for variant in order:
+                result = run_once(context, regime, variant, args)
+                runs[regime["name"], variant].append(result)
+                print(
+                    f"  round {round_index + 1}, {regime['name']}, {variant}: window {result['window']:.2f} s, "
+                    f"pauses [{fmt_list(result['pauses'])}] s, files [{fmt_list(result['files'])}] s, "
+                    f"complete [{fmt_list(result['writes'])}] s, "
+                    f"peak RSS +{(result['rss_peak'] - result['rss_before']) / 2**30:.2f} GiB",
+                    flush=True,
+                )
+
+    if args.save_runs:
+        with open(args.save_runs, "w", encoding="utf-8") as f:
+            json.dump({f"{name}, {variant}": results for (name, variant), results in runs.items()}, f, indent=1)
+    rows, verdicts = [], []
+    for regime in regimes:
+        rows += summarize(regime, runs, verdicts)
+    return rows, verdicts
+
+
+def summarize(regime, runs, verdicts):
+    """The table rows of one regime. Lost time per save two ways, per round against that round's run without saves:
+    from the windows (the definition: everything counts, bursts of other work on the machine too) and from medians
+    (median pause + save_steps x the rise of the median update step: steadier, blind to a slowdown of fewer than half
+    the steps)."""
+    name, save_steps, rows = regime["name"], regime["job"]["save_steps"], []
+    none = runs[name, "none"]
+    step = median([median(run["steps"]) for run in none])
+    spread = max(r["window"] for r in none) - min(r["window"] for r in none)
+    saves = runs[name, "sync"][0]["saves"]
+    rows.append(
+        f"| {name}: update step (median, no saves); saves per run; the windows without saves, round to round "
+        f"(A/A noise) | {step:.3f} s; {saves}; {fmt_list([r['window'] for r in none])} s "
+        f"(spread {spread:.2f} s = {spread / saves:.2f} s per save) | | | | |"
+    )
+
+    def lost(variant):
+        windows = [(run["window"] - base["window"]) / run["saves"] for run, base in zip(runs[name, variant], none)]
+        medians = [
+            median(run["pauses"]) + save_steps * (median(run["steps"]) - median(base["steps"]))
+            for run, base in zip(runs[name, variant], none)
+        ]
+        return median(windows), windows, median(medians), medians
+
+    if not HAS_ASYNC:
+        pause, (lost_sync, _, from_medians, _) = (
+            median([p for r in runs[name, "sync"] for p in r["pauses"]]),
+            lost("sync"),
+        )
+        rows.append(
+            f"| {name}: pause per save; training time lost per save (windows; medians) "
+            f"| {pause:.3f} s; {lost_sync:.2f} s; {from_medians:.2f} s | - | | | save_async absent |"
+        )
+        return rows
+
+    def pauses(variant, first):
+        return [p for run in runs[name, variant] for p in (run["pauses"][:1] if first else run["pauses"][1:])]
+
+    sync_pause = median(pauses("sync", True) + pauses("sync", False))
+    later, first = median(pauses("async", False)), median(pauses("async", True))
+    every = median(pauses("async", True) + pauses("async", False))
+    verdicts.append(every / sync_pause <= 0.1)
+    rows.append(
+        f"| {name}: pause per save, median of {len(pauses('sync', True) + pauses('sync', False))} "
+        f"(async: the first save of a run, which allocates the host buffers, {first:.3f} s; the later ones "
+        f"{later:.3f} s, {later / sync_pause:.3f} of sync) | {sync_pause:.3f} s | {every:.3f} s "
+        f"| {every / sync_pause:.3f} | ≤ 0.1 | {'PASS' if every / sync_pause <= 0.1 else 'MISS'} |"
+    )
+    sync_lost, sync_windows, sync_medians, sync_rounds = lost("sync")
+    async_lost, async_windows, async_medians, async_rounds = lost("async")
+    limit = 1.0 if name == "busy host" else 0.25
+    for label, a, b, a_rounds, b_rounds in [
+        ("from the windows", sync_lost, async_lost, sync_windows, async_windows),
+        ("from medians", sync_medians, async_medians, sync_rounds, async_rounds),
+    ]:
+        ratio = b / a if a > 0 else math.nan
+        ok = ratio <= limit or (b <= 0 and a > 0)
+        # the runs without saves of two rounds differ by more than what synchronous saves cost: no verdict
+        noisy = spread / saves > abs(a)
+        verdicts.append(ok and not noisy)
+        rows.append(
+            f"| {name}: training time lost per save, {label} (rounds: sync {fmt_list(a_rounds)}; async "
+            f"{fmt_list(b_rounds)}) | {a:.2f} s ({a / step:.1f} steps) | {b:.2f} s ({b / step:.1f} steps) "
+            f"| {ratio:.3f} | ≤ {limit:g} | {'none: A/A noise larger' if noisy else 'PASS' if ok else 'MISS'} |"
+        )
+    files = [w for run in runs[name, "async"] for w in run["files"]]
+    writes = [w for run in runs[name, "async"] for w in run["writes"]]
+    slowdown = [median(run["steps"]) / median(base["steps"]) for run, base in zip(runs[name, "async"], none)]
+    rows.append(
+        f"| {name}: asynchronous save, from the end of its pause to its last file written; to its "
+        f"`trainer_state.json` (at a step end after the fsyncs) (median, max); update step meanwhile, over that "
+        f"without saves (median of the rounds) | | {median(files):.2f} s, {max(files):.2f} s; {median(writes):.2f} s, "
+        f"{max(writes):.2f} s; {median(slowdown):.2f} | | | |"
+    )
+    peak = {v: median([(r["rss_peak"] - r["rss_before"]) / 2**30 for r in runs[name, v]]) for v in VARIANTS}
+    rows.append(
+        f"| {name}: peak RSS during `train()` above the RSS before it (median; no saves: {peak['none']:.2f} GiB) "
+        f"| {peak['sync']:.2f} GiB | {peak['async']:.2f} GiB | | | |"
+    )
+    return rows
+
+
+# The kill soak
+
+
+def soak_trial(context, draw, args, inside):
+    output_dir = tempfile.mkdtemp(prefix="async-save-soak-", dir=args.tmp)
+    job = {"output_dir": output_dir, "shape": SMALL, "step_seconds": args.soak_step_seconds, "save_time": 1.0}
+    timeline = os.path.join(output_dir, "timeline.txt")
+    process = context.Process(target=run_and_exit, args=("soak", job))
+    process.start()
+    while process.is_alive() and (not os.path.exists(timeline) or not read_timeline(output_dir)):
+        time.sleep(0.01)
+    started = time.time()
+    if inside:
+        # the n-th background write: a folder without `trainer_state.json` while training is past its step
+        nth, part, seen = draw.randint(1, 3), draw.uniform(0.0, 0.8), set()
+        while process.is_alive() and time.time() - started < 60:
+            steps = [step for kind, step, _ in read_timeline(output_dir) if kind == "step"]
+            for folder in Path(output_dir).glob("checkpoint-*"):
+                number = int(folder.name.split("-")[1])
+                if steps and number < steps[-1] and not (folder / "trainer_state.json").exists():
+                    seen.add(number)
+            if len(seen) >= nth:
+                time.sleep(part * args.soak_write_seconds)
+                break
+            time.sleep(0.005)
+    else:
+        time.sleep(draw.uniform(1.5, 4.5) * job["save_time"])
+    killed_at = time.time()
+    if process.is_alive():
+        os.kill(process.pid, signal.SIGKILL)
+    process.join()
+    steps = [step for kind, step, _ in read_timeline(output_dir) if kind == "step"]
+    folders = {int(path.name.split("-")[1]): path for path in Path(output_dir).glob("checkpoint-*") if path.is_dir()}
+    complete = {step: path for step, path in folders.items() if (path / "trainer_state.json").exists()}
+    if process.exitcode != -signal.SIGKILL or not complete:
+        shutil.rmtree(output_dir, ignore_errors=True)
+        return None  # finished, or killed before its first checkpoint: not a kill this soak measures
+    mid_write = any(step not in complete and steps and step < steps[-1] for step in folders)
+    newest = max(complete)
+    lost = killed_at - (complete[newest] / "trainer_state.json").stat().st_mtime
+    events = len(read_timeline(output_dir))
+    process = context.Process(target=run_and_exit, args=("soak", {**job, "resume": True}))
+    process.start()
+    process.join(CHILD_TIMEOUT_SECONDS)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    resumed = [step for kind, step, _ in read_timeline(output_dir)[events:] if kind == "start"]
+    ok = process.exitcode == 0 and resumed == [newest]
+    if not ok:
+        print(f"  resume failed (newest complete checkpoint: {newest}, resumed: {resumed}): {last_error(output_dir)}")
+    # the checkpoint resumed from: from the end of its step (the timeline's clock is `time.monotonic()`) to its marker
+    offset = time.time() - time.monotonic()
+    ends = {step: t + offset for kind, step, t in read_timeline(output_dir)[:events] if kind == "step"}
+    save = (complete[newest] / "trainer_state.json").stat().st_mtime - ends[newest]
+    gaps = sorted(b - a for a, b in zip(sorted(ends.values()), sorted(ends.values())[1:]))
+    shutil.rmtree(output_dir, ignore_errors=True)
+    return {"ok": ok, "lost": lost, "mid_write": bool(mid_write), "step": gaps[len(gaps) // 2], "save": save}
+
+
+def soak(context, args):
+    draw = random.Random(args.seed)
+    results = {"random moment": [], "inside a background write": []}
+    for i in range(args.kills):
+        inside = i % 2 == 1
+        result = None
+        while result is None:
+            result = soak_trial(context, draw, args, inside)
+        results["inside a background write" if inside else "random moment"].append(result)
+        print(
+            f"  kill {i + 1}: {json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()})}"
+        )
+    everything = [r for trials in results.values() for r in trials]
+    step, save = median([r["step"] for r in everything]), median([r["save"] for r in everything])
+    bound = 1.0 + step + save  # save_time, the step in which it came due, the save in flight
+    rows = []
+    for kind, trials in results.items():
+        lost = [r["lost"] for r in trials if r["ok"]] or [math.nan]
+        rows.append(
+            f"| {len(trials)} from outside, {kind} | {sum(r['mid_write'] for r in trials)} "
+            f"| {sum(r['ok'] for r in trials)}/{len(trials)} | {median(lost):.2f} s / {max(lost):.2f} s "
+            f"| {sum(value <= bound for value in lost)} |"
+        )
+    summary = (
+        f"update step {step * 1000:.0f} ms, save (end of its step to `trainer_state.json`) {save * 1000:.0f} ms "
+        f"(medians); bound save_time + step + save = {bound:.2f} s"
+    )
+    return rows, sum(r["ok"] for r in everything), len(everything), summary
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run: the small model, one round, 4 kills")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of the three variants in each regime")
+    parser.add_argument("--device-seconds", type=float, default=1.5, help="idle-host regime: the wait per step")
+    parser.add_argument("--kills", type=int, default=10, help="kills of the soak (half inside a background write)")
+    parser.add_argument("--soak-step-seconds", type=float, default=0.1, help="soak: update step, seconds")
+    parser.add_argument("--soak-write-seconds", type=float, default=0.4, help="soak: about a background write")
+    parser.add_argument("--only", choices=["comparison", "soak"], help="run one part only")
+    parser.add_argument("--tmp", default=None, help="where checkpoints are written (default: the system's temp)")
+    parser.add_argument("--save-runs", help="also write every run's measures to this JSON file")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    shape = LARGE
+    if args.quick:
+        shape, args.rounds, args.kills, args.device_seconds = SMALL, 1, 4, 0.3
+    regimes = [
+        {
+            "name": "busy host",
+            "job": {"shape": shape, "threads": 2, "batch": 2, "steps": 24, "save_steps": 8, "device_seconds": 0.0},
+        },
+        {
+            "name": "idle host",
+            "job": {"shape": shape, "threads": 2, "batch": 1, "steps": 9, "save_steps": 3},
+        },
+    ]
+    regimes[1]["job"]["device_seconds"] = args.device_seconds
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__"])
+    started, load = time.monotonic(), os.getloadavg()
+    parameters = sum(p.numel() for p in build_model(shape).parameters())
+    print(
+        f"{parameters / 1e6:.0f}M parameters, torch {torch.__version__}, {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; save_async "
+        + ("present" if HAS_ASYNC else "ABSENT from this transformers: synchronous saves only"),
+        flush=True,
+    )
+    tables = []
+    if args.only in (None, "comparison"):
+        rows, verdicts = comparison(context, args, regimes)
+        tables.append(
+            "\n".join(
+                [
+                    "| Measurement | synchronous | asynchronous | async / sync | target | |",
+                    "|---|---|---|---|---|---|",
+                    *rows,
+                ]
+            )
+        )
+    if args.only in (None, "soak") and HAS_ASYNC:
+        print(f"kill soak (load average {os.getloadavg()[0]:.2f})", flush=True)
+        rows, ok, total, summary = soak(context, args)
+        tables.append(
+            "\n".join(
+                [
+                    "| kills (save_async=True, save_time=1s) | of them mid background write | resumed by themselves "
+                    "| time lost per resumed kill, median / max | within bound |",
+                    "|---|---|---|---|---|",
+                    *rows,
+                ]
+            )
+            + f"\n\n{summary}\nresumes that worked by themselves: {ok} of {total} (target: all)"
+        )
+    print()
+    print("\n\n".join(tables))
+    print(f"\n{time.monotonic() - started:.0f} s, load average now {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
