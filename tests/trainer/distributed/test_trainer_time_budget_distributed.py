@@ -144,8 +144,12 @@ def run_on_each_process(output_dir):
             result = train_until_sigterm(scenario_dir, rank, signal_step, **SIGTERM_SAVE_STRATEGY[scenario])
         with open(os.path.join(scenario_dir, f"result-rank{rank}.json"), "w", encoding="utf-8") as f:
             json.dump(result, f)
-    # Without it, gloo's threads can abort the process at exit ("terminate called without an active exception")
+    # Without it, gloo's threads can abort the process at exit ("terminate called without an active exception"); on a
+    # loaded machine they still did once after every result was written, so the process leaves without the teardown
     torch.distributed.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @slow
