@@ -4,7 +4,7 @@ Checkpoints move both ways between the stock transformers release and the patche
 The stock release's `TrainerState.load_from_json` passes every key of `trainer_state.json` to the constructor, so a
 single new key would make checkpoints of the patched build unreadable by it. This runs three jobs in a row, each in a
 process of its own: the stock release trains and saves by steps, the patched build resumes that checkpoint with time
-strategies and saves, and the stock release resumes the patched build's checkpoint.
+strategies (or with asynchronous saves) and saves, and the stock release resumes the patched build's checkpoint.
 """
 
 import os
@@ -21,7 +21,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def train(output_dir: str, max_steps: int, strategy: str, resume: str | bool | None):
-    """One job: a tiny model trained to `max_steps`, saving by `strategy` ("steps" or "time")."""
+    """One job: a tiny model trained to `max_steps`, saving by `strategy`: "steps", "time" or "async" (by steps, in the
+    background with `save_async=True`)."""
     import torch
 
     from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainingArguments
@@ -32,7 +33,9 @@ def train(output_dir: str, max_steps: int, strategy: str, resume: str | bool | N
     )
     tokens = torch.randint(0, 32, (32, 8), generator=torch.Generator().manual_seed(0))
     dataset = [{"input_ids": row, "labels": row} for row in tokens]
-    save = {"save_strategy": "steps", "save_steps": 4} if strategy == "steps" else {"save_strategy": "time"}
+    save = {"save_strategy": "steps", "save_steps": 4} if strategy != "time" else {"save_strategy": "time"}
+    if strategy == "async":
+        save["save_async"] = True
     if strategy == "time":
         save.update(save_time="1h", logging_strategy="time", logging_time="10m")
     args = TrainingArguments(
@@ -69,11 +72,18 @@ class CheckpointCompatibilityTest(unittest.TestCase):
         return result.stdout.splitlines()[0]
 
     def test_checkpoints_resume_from_stock_to_patched_and_back(self):
+        self.resume_from_stock_to_patched_and_back("time")
+
+    def test_async_checkpoints_resume_from_stock_to_patched_and_back(self):
+        # Written in the background, the same files as a synchronous save: the stock release resumes them
+        self.resume_from_stock_to_patched_and_back("async")
+
+    def resume_from_stock_to_patched_and_back(self, patched_strategy: str):
         stock_module = self.job("stock", max_steps=4, strategy="steps")
         self.assertTrue(stock_module.startswith(str(self.stock_src)), stock_module)
 
         # `resume_from_checkpoint=True`: the stock checkpoint counts as complete for this build
-        patched_module = self.job("patched", max_steps=8, strategy="time", resume=True)
+        patched_module = self.job("patched", max_steps=8, strategy=patched_strategy, resume=True)
         self.assertFalse(patched_module.startswith(str(self.stock_src)), patched_module)
         self.assertTrue((self.tmp / "out/checkpoint-8/trainer_state.json").exists(), "the patched job saved nothing")
 

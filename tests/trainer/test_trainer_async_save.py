@@ -25,13 +25,14 @@ import os
 import signal
 import threading
 import unittest
+from concurrent import futures
 from unittest import mock
 
 from parameterized import parameterized
 
 from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments, is_torch_available
 from transformers.testing_utils import CaptureLogger, TestCasePlus, require_torch
-from transformers.trainer_callback import TrainerState, _TimeSchedule
+from transformers.trainer_callback import ProgressCallback, TrainerState, _TimeSchedule
 from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
 
@@ -52,6 +53,7 @@ if is_torch_available():
 
     import transformers.modeling_utils
     import transformers.trainer
+    import transformers.trainer_async_save
 
 
 def train_async(output_dir, max_steps=6, callbacks=(), **kwargs):
@@ -170,6 +172,21 @@ class AsyncSaveTest(TestCasePlus):
             self.assertEqual(async_state.global_step, int(folder.split("-")[-1]))  # the state of its step
             self.assertEqual(async_state.log_history, sync_state.log_history)
 
+    def test_host_buffers_allocated_in_background_before_first_save(self):
+        # Allocating a checkpoint's size of host memory takes seconds: not while training waits at the first save
+        output_dir, allocated = self.get_auto_remove_tmp_dir(), []
+        buffer = transformers.trainer_async_save._AsyncCheckpointWriter._buffer
+
+        def recording_buffer(writer, key, tensor):
+            if key not in writer._buffers:
+                allocated.append(threading.current_thread().name)
+            return buffer(writer, key, tensor)
+
+        with mock.patch.object(transformers.trainer_async_save._AsyncCheckpointWriter, "_buffer", recording_buffer):
+            train_async(output_dir, max_steps=4)
+        self.assertGreater(len(allocated), 0)
+        self.assertEqual({name.split("_")[0] for name in allocated}, {"checkpoint-writer"})
+
     def test_callbacks_see_complete_checkpoints(self):
         output_dir = self.get_auto_remove_tmp_dir()
         files = ["config.json", "generation_config.json", "model.safetensors", "optimizer.pt", "rng_state.pth"]
@@ -234,6 +251,43 @@ class AsyncSaveTest(TestCasePlus):
         self.assertLess(trainer.state.global_step, 10 if "max_time" in stop else 7)
         self.assertEqual(checkpoint_folders(output_dir), [f"checkpoint-{trainer.state.global_step}"])
         self.assertTrue(is_complete(output_dir, trainer.state.global_step))
+
+    def test_progress_bar_says_why_training_stopped_early(self):
+        # The final save of a `max_time` stop reaches `on_save` once written, with its checkpoint's state: the bar
+        # still ends there and says why
+        output_dir = self.get_auto_remove_tmp_dir()
+        clock, postfixes = FakeClock(), []
+        ticking = AtStep()
+        ticking.on_step_begin = lambda *args, **kwargs: clock.advance(10)
+        on_save = ProgressCallback.on_save
+
+        def recording_on_save(bar, args, state, control, **kwargs):
+            on_save(bar, args, state, control, **kwargs)
+            postfixes.append((state.global_step, bar.training_bar.postfix))
+
+        with patch_clock(clock), mock.patch.object(ProgressCallback, "on_save", recording_on_save):
+            trainer = train_async(
+                output_dir, max_steps=100, max_time=100, save_steps=1000, disable_tqdm=False, callbacks=[ticking]
+            )
+        self.assertEqual(postfixes, [(trainer.state.global_step, "stopped early: time budget")])
+
+    def test_hub_commit_names_the_checkpoint_pushed(self):
+        # checkpoint-2 is written until step 3 at least: its commit still says step 2
+        output_dir = self.get_auto_remove_tmp_dir()
+        api, pushed = mock.Mock(), futures.Future()
+        pushed.set_result(None)
+        api.upload_folder.return_value = pushed
+        hub = {"push_to_hub": True, "hub_model_id": "user/model", "hub_strategy": "checkpoint"}
+        repo = {"hub_model_id": "user/model", "push_in_progress": None}  # what `init_hf_repo` sets, without the Hub
+        with (
+            HeldWriter(step=2) as held,
+            mock.patch.object(Trainer, "init_hf_repo", lambda trainer: vars(trainer).update(repo)),
+            mock.patch.object(transformers.trainer, "hf_api", return_value=api),
+        ):
+            train_async(output_dir, callbacks=[AtStep(3, lambda state: held.release())], **hub)
+        messages = [call.kwargs["commit_message"] for call in api.upload_folder.call_args_list]
+        expected = [f"Training in progress, step {step}{end}" for step in (2, 4, 6) for end in ("", ", checkpoint")]
+        self.assertEqual(messages, expected)
 
     def test_budget_counts_background_write(self):
         # A write of 30s on a fake clock: `max_time` keeps time in hand for the whole write, not the pause
