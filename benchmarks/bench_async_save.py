@@ -8,8 +8,13 @@ optimizer 0.88 GB). Three variants run side by side, each run in a fresh process
 imported transformers once: no saves (`save_strategy="no"`), synchronous saves, asynchronous saves; in two regimes:
 
 - busy host: the CPU step, which keeps every core busy: the worst case for a writer that needs the CPU too;
-- idle host, as on an accelerator: a small CPU step (one sequence) followed by `--device-seconds` of waiting (a
-  `time.sleep` in `on_step_end`, as the host waits for a device to finish), so the host is idle most of each step.
+- idle host, as on an accelerator: a small CPU step (one sequence, one thread, as the one host thread that drives an
+  accelerator) followed by `--device-seconds` of waiting (a `time.sleep` in `on_step_end`, as the host waits for a
+  device to finish), so the host is idle most of each step.
+
+First, thread or process: the update step of the large model (one thread) alone, then beside a background thread that
+repeats one part of a save (the weights written by safetensors, the optimizer state by `torch.save`), and beside one
+that runs Python code, which holds the GIL: what a writer thread costs training through the GIL.
 
 A round runs the three variants of each regime, in reversed order every other round (a drift of the machine's speed
 weighs on all alike). The final save is skipped (`control.should_save = False` at the last step): it is outside what
@@ -40,6 +45,7 @@ the newest checkpoint that had its `trainer_state.json` at the kill.
 """
 
 import argparse
+import copy
 import dataclasses
 import json
 import math
@@ -217,7 +223,9 @@ def run_and_exit(target, job):
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
     try:
-        {"measure": measure, "soak": soak_train}[target](**({"job": job} if target == "measure" else job))
+        {"measure": measure, "writer_probe": writer_probe, "soak": soak_train}[target](
+            **({"job": job} if target != "soak" else job)
+        )
     except BaseException as error:
         print(f"{type(error).__name__}: {error}", file=sys.stderr, flush=True)
         os._exit(1)
@@ -329,7 +337,7 @@ def summarize(regime, runs, verdicts):
     verdicts.append(every / sync_pause <= 0.1)
     rows.append(
         f"| {name}: pause per save, median of {len(pauses('sync', True) + pauses('sync', False))} "
-        f"(async: the first save of a run, which allocates the host buffers, {first:.3f} s; the later ones "
+        f"(async: the first save of a run, {first:.3f} s; the later ones "
         f"{later:.3f} s, {later / sync_pause:.3f} of sync) | {sync_pause:.3f} s | {every:.3f} s "
         f"| {every / sync_pause:.3f} | ≤ 0.1 | {'PASS' if every / sync_pause <= 0.1 else 'MISS'} |"
     )
@@ -364,6 +372,79 @@ def summarize(regime, runs, verdicts):
         f"| {name}: peak RSS during `train()` above the RSS before it (median; no saves: {peak['none']:.2f} GiB) "
         f"| {peak['sync']:.2f} GiB | {peak['async']:.2f} GiB | | | |"
     )
+    return rows
+
+
+# Thread or process: what the writer's work costs a training step running beside it
+
+
+def writer_probe(job):
+    """In a child process: the median update step of the large model (one thread, as the host thread that drives an
+    accelerator), alone, then beside a thread that repeats one part of a save. Writes the medians to `job["result"]`."""
+    import numpy  # noqa: F401  (imported before timing: `Tensor.numpy` needs it)
+    import safetensors.torch
+
+    torch.set_num_threads(1)
+    model = build_model(job["shape"])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    tokens = torch.randint(0, VOCAB_SIZE, (1, 128), generator=torch.Generator().manual_seed(0))
+
+    def step():
+        started = time.perf_counter()
+        model(input_ids=tokens, labels=tokens).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return time.perf_counter() - started
+
+    for _ in range(3):
+        step()
+    weights = {
+        name: tensor.detach().clone() for name, tensor in model.state_dict().items() if name != "lm_head.weight"
+    }
+    optimizer_state = copy.deepcopy(optimizer.state_dict())
+    folder = job["output_dir"]
+    parts = {
+        "nothing": None,
+        "the weights to model.safetensors (safetensors, by pointer)": lambda: safetensors.torch.save_file(
+            weights, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"}
+        ),
+        "the optimizer state to optimizer.pt (torch.save)": lambda: torch.save(
+            optimizer_state, os.path.join(folder, "optimizer.pt")
+        ),
+        "Python code, which holds the GIL (as a serializer written in Python would)": lambda: sum(range(10**5)),
+    }
+    medians = {}
+    for name, part in parts.items():
+        stop = threading.Event()
+
+        def repeat(part=part, stop=stop):
+            while part is not None and not stop.is_set():
+                part()
+
+        thread = threading.Thread(target=repeat, daemon=True)
+        thread.start()
+        # the last one: one step (beside Python code, it is ten times as long)
+        medians[name] = statistics.median(step() for _ in range(3 if name != list(parts)[-1] else 1))
+        stop.set()
+        thread.join()
+    with open(job["result"], "w", encoding="utf-8") as f:
+        json.dump(medians, f)
+
+
+def writer(context, args, shape):
+    output_dir = tempfile.mkdtemp(prefix="async-save-writer-", dir=args.tmp)
+    job = {"output_dir": output_dir, "shape": shape, "result": os.path.join(output_dir, "result.json")}
+    process = context.Process(target=run_and_exit, args=("writer_probe", job))
+    process.start()
+    process.join(CHILD_TIMEOUT_SECONDS)
+    if process.exitcode != 0:
+        raise RuntimeError(f"the writer probe failed: {last_error(output_dir)}")
+    with open(job["result"], encoding="utf-8") as f:
+        medians = json.load(f)
+    shutil.rmtree(output_dir, ignore_errors=True)
+    alone = medians.pop("nothing")
+    rows = [f"| nothing (the step alone) | {alone:.3f} s | 1.0 |"]
+    rows += [f"| {name} | {value:.3f} s | {value / alone:.1f} |" for name, value in medians.items()]
     return rows
 
 
@@ -465,7 +546,7 @@ def main():
     parser.add_argument("--kills", type=int, default=10, help="kills of the soak (half inside a background write)")
     parser.add_argument("--soak-step-seconds", type=float, default=0.1, help="soak: update step, seconds")
     parser.add_argument("--soak-write-seconds", type=float, default=0.4, help="soak: about a background write")
-    parser.add_argument("--only", choices=["comparison", "soak"], help="run one part only")
+    parser.add_argument("--only", choices=["writer", "comparison", "soak"], help="run one part only")
     parser.add_argument("--tmp", default=None, help="where checkpoints are written (default: the system's temp)")
     parser.add_argument("--save-runs", help="also write every run's measures to this JSON file")
     parser.add_argument("--seed", type=int, default=0)
@@ -476,11 +557,11 @@ def main():
     regimes = [
         {
             "name": "busy host",
-            "job": {"shape": shape, "threads": 2, "batch": 2, "steps": 24, "save_steps": 8, "device_seconds": 0.0},
+            "job": {"shape": shape, "threads": 2, "batch": 2, "steps": 32, "save_steps": 8, "device_seconds": 0.0},
         },
         {
             "name": "idle host",
-            "job": {"shape": shape, "threads": 2, "batch": 1, "steps": 9, "save_steps": 3},
+            "job": {"shape": shape, "threads": 1, "batch": 1, "steps": 15, "save_steps": 3},
         },
     ]
     regimes[1]["job"]["device_seconds"] = args.device_seconds
@@ -496,6 +577,17 @@ def main():
         flush=True,
     )
     tables = []
+    if args.only in (None, "writer"):
+        rows = writer(context, args, shape)
+        tables.append(
+            "\n".join(
+                [
+                    "| a background thread repeats | update step beside it (median of 3; beside Python code, 1) | over the step alone |",
+                    "|---|---|---|",
+                    *rows,
+                ]
+            )
+        )
     if args.only in (None, "comparison"):
         rows, verdicts = comparison(context, args, regimes)
         tables.append(
