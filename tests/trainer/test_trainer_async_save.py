@@ -44,6 +44,7 @@ from .test_trainer_checkpoint_resume import (
     tiny_model,
     train_tiny_model,
 )
+from .test_trainer_jit_checkpoint_agreed import ImmediateTimer, SigtermAt
 from .time_strategy_testing import FakeClock, patch_clock
 
 
@@ -238,17 +239,29 @@ class AsyncSaveTest(TestCasePlus):
         self.assertIn("Consider a larger `save_time` or `save_steps`", captured.out)
         self.assertEqual([step for step in (1, 2, 3, 4) if is_complete(output_dir, step)], [1, 2, 3, 4])
 
-    @parameterized.expand([("max_steps", {"max_steps": 6}), ("max_time", {"max_steps": 100, "max_time": 100})])
-    def test_last_checkpoint_complete_when_train_returns(self, _, stop):
+    @parameterized.expand(
+        [
+            ("max_steps", {"max_steps": 6}, 6),
+            ("max_time", {"max_steps": 100, "max_time": 100}, None),
+            ("sigterm", {"max_steps": 100, "enable_jit_checkpoint": True}, 4),  # SIGTERM at step 3: stops at 4
+        ]
+    )
+    def test_last_checkpoint_complete_when_train_returns(self, _, stop, last_step):
         # The final save, the only one, is held until `train()` waits for it; each step takes 10s of a fake clock
         output_dir = self.get_auto_remove_tmp_dir()
         clock = FakeClock()
         ticking = AtStep()
         ticking.on_step_begin = lambda *args, **kwargs: clock.advance(10)
-        with patch_clock(clock), HeldWriter(step=None, wait_releases=True) as held:
-            trainer = train_async(output_dir, save_steps=1000, callbacks=[ticking], **stop)
+        callbacks = [ticking, SigtermAt(step=3)] if "enable_jit_checkpoint" in stop else [ticking]
+        self.addCleanup(signal.signal, signal.SIGTERM, signal.getsignal(signal.SIGTERM))
+        timer = mock.patch("transformers.trainer_jit_checkpoint.threading.Timer", ImmediateTimer)
+        with patch_clock(clock), timer, HeldWriter(step=None, wait_releases=True) as held:
+            trainer = train_async(output_dir, save_steps=1000, callbacks=callbacks, **stop)
         self.assertTrue(held.waited)
-        self.assertLess(trainer.state.global_step, 10 if "max_time" in stop else 7)
+        if last_step is not None:
+            self.assertEqual(trainer.state.global_step, last_step)
+        else:  # stops before max_time: steps of 10s, 100s
+            self.assertLess(trainer.state.global_step, 10)
         self.assertEqual(checkpoint_folders(output_dir), [f"checkpoint-{trainer.state.global_step}"])
         self.assertTrue(is_complete(output_dir, trainer.state.global_step))
 
