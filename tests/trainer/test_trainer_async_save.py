@@ -20,11 +20,13 @@ child process that SIGKILLs itself at a named point of an asynchronous save, the
 """
 
 import errno
+import gc
 import json
 import os
 import signal
 import threading
 import unittest
+import weakref
 from concurrent import futures
 from unittest import mock
 
@@ -187,6 +189,24 @@ class AsyncSaveTest(TestCasePlus):
             train_async(output_dir, max_steps=4)
         self.assertGreater(len(allocated), 0)
         self.assertEqual({name.split("_")[0] for name in allocated}, {"checkpoint-writer"})
+
+    def test_host_buffers_freed_when_train_returns(self):
+        # A checkpoint's size of host memory (pinned on an accelerator) is not held once training is over
+        output_dir, buffers = self.get_auto_remove_tmp_dir(), []
+        buffer = transformers.trainer_async_save._AsyncCheckpointWriter._buffer
+
+        def recording_buffer(writer, key, tensor):
+            allocated = buffer(writer, key, tensor)
+            buffers.append(weakref.ref(allocated))
+            return allocated
+
+        with mock.patch.object(transformers.trainer_async_save._AsyncCheckpointWriter, "_buffer", recording_buffer):
+            trainer = train_async(output_dir, max_steps=4)
+        gc.collect()
+        self.assertGreater(len(buffers), 0)
+        self.assertEqual(sum(ref() is not None for ref in buffers), 0)
+        trainer.train()  # and a new `train()` call saves as before
+        self.assertTrue(is_complete(output_dir, 4))
 
     def test_callbacks_see_complete_checkpoints(self):
         output_dir = self.get_auto_remove_tmp_dir()
