@@ -190,6 +190,23 @@ class AsyncSaveTest(TestCasePlus):
         self.assertGreater(len(allocated), 0)
         self.assertEqual({name.split("_")[0] for name in allocated}, {"checkpoint-writer"})
 
+    def test_writer_thread_uses_the_training_threads_accelerator(self):
+        # Else pinned buffers allocated in the writer thread would create a context on device 0 in every process
+        accelerator = transformers.trainer_async_save.torch.accelerator
+        set_in = []
+        with (
+            mock.patch.object(accelerator, "is_available", return_value=True),
+            mock.patch.object(accelerator, "current_device_index", return_value=1),
+            mock.patch.object(
+                accelerator, "set_device_index", lambda i: set_in.append((i, threading.current_thread()))
+            ),
+        ):
+            writer = transformers.trainer_async_save._AsyncCheckpointWriter({})
+            writer.stage({})
+            writer.executor.shutdown()
+        self.assertEqual([index for index, _ in set_in], [1])
+        self.assertNotEqual(set_in[0][1], threading.current_thread())
+
     def test_host_buffers_freed_when_train_returns(self):
         # A checkpoint's size of host memory (pinned on an accelerator) is not held once training is over
         output_dir, buffers = self.get_auto_remove_tmp_dir(), []
