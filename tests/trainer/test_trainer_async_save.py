@@ -145,6 +145,25 @@ class AsyncSaveArgumentsTest(TestCasePlus):
             with self.assertRaisesRegex(ValueError, "`save_async=True` is not supported with TPU/XLA"):
                 TrainingArguments(self.get_auto_remove_tmp_dir(), save_async=True)
 
+    @require_torch
+    def test_refused_where_a_save_would_not_write_the_copy(self):
+        args = TrainingArguments(self.get_auto_remove_tmp_dir(), save_async=True, report_to=[], use_cpu=True)
+
+        class SavesItsOwnWay(Trainer):
+            def _save(self, output_dir=None, state_dict=None):
+                self.model.save_pretrained(output_dir)
+
+        with self.assertRaisesRegex(ValueError, r"`save_async=True` is not supported with `SavesItsOwnWay._save`"):
+            SavesItsOwnWay(model=tiny_model(), args=args)
+        quantized = tiny_model()
+        quantized.hf_quantizer = mock.Mock()
+        with self.assertRaisesRegex(ValueError, "`save_async=True` is not supported with a quantized model"):
+            Trainer(model=quantized, args=args)
+        offloaded = tiny_model()
+        offloaded.hf_device_map = {"model": "cpu", "lm_head": "disk"}
+        with self.assertRaisesRegex(ValueError, "`save_async=True` is not supported with a model offloaded"):
+            Trainer(model=offloaded, args=args)
+
     def test_command_line(self):
         (args,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(
             ["--output_dir", self.get_auto_remove_tmp_dir(), "--save_async", "--report_to", "none"]
@@ -222,8 +241,38 @@ class AsyncSaveTest(TestCasePlus):
         gc.collect()
         self.assertGreater(len(buffers), 0)
         self.assertEqual(sum(ref() is not None for ref in buffers), 0)
+        recorder = AtStep()
+        trainer.add_callback(recorder)
         trainer.train()  # and a new `train()` call saves as before
-        self.assertTrue(is_complete(output_dir, 4))
+        self.assertEqual([step for step, _ in recorder.saved], [2, 4])
+
+    def test_write_left_by_a_failed_train_is_not_finished_by_the_next(self):
+        # checkpoint-2 is still written when training fails at step 3: it stays incomplete, and the next `train()`
+        # call (a new trial of a hyperparameter search, a retry) neither completes it nor reports it to its callbacks
+        output_dir = self.get_auto_remove_tmp_dir()
+
+        def fail(state):
+            raise RuntimeError("failed at step 3")
+
+        with HeldWriter(step=2) as held:
+            trainer = Trainer(
+                model=tiny_model(),
+                args=TrainingArguments(
+                    output_dir, max_steps=4, save_steps=2, per_device_train_batch_size=2, report_to=[],
+                    disable_tqdm=True, use_cpu=True, save_async=True,
+                ),
+                train_dataset=RandomTokens(),
+                callbacks=[AtStep(3, fail)],
+            )  # fmt: skip
+            with self.assertRaisesRegex(RuntimeError, "failed at step 3"):
+                trainer.train()
+            held.release()
+        self.assertFalse(is_complete(output_dir, 2))
+        trainer.callback_handler.pop_callback(AtStep)
+        recorder = AtStep()
+        trainer.add_callback(recorder)
+        trainer.train()
+        self.assertEqual([step for step, _ in recorder.saved], [2, 4])
 
     def test_callbacks_see_complete_checkpoints(self):
         output_dir = self.get_auto_remove_tmp_dir()
