@@ -172,6 +172,44 @@ class AsyncSaveArgumentsTest(TestCasePlus):
 
 
 @require_torch
+class FsyncTest(TestCasePlus):
+    def folder_fsync_fails(self, code):
+        folder = self.get_auto_remove_tmp_dir()
+        with open(os.path.join(folder, "model.safetensors"), "w", encoding="utf-8") as f:
+            f.write("weights")
+        flushed, fsync = [], os.fsync
+
+        def failing_fsync(fd):
+            if os.path.isdir(f"/proc/self/fd/{fd}"):
+                raise OSError(code, os.strerror(code))
+            flushed.append(fd)
+            return fsync(fd)
+
+        with mock.patch.object(transformers.trainer_async_save.os, "fsync", failing_fsync):
+            transformers.trainer_async_save._fsync_folder(folder)
+        return flushed
+
+    @unittest.skipUnless(os.path.isdir("/proc/self/fd"), "needs /proc/self/fd")
+    def test_filesystem_that_cannot_flush_a_folder_still_flushes_its_files(self):
+        # Some network and FUSE filesystems answer EINVAL or ENOTSUP to a folder's fsync: not a failed save
+        for code in (errno.EINVAL, errno.ENOTSUP):
+            self.assertEqual(len(self.folder_fsync_fails(code)), 1)
+
+    @unittest.skipUnless(os.path.isdir("/proc/self/fd"), "needs /proc/self/fd")
+    def test_folder_flush_error_still_fails_the_save(self):
+        with self.assertRaises(OSError):
+            self.folder_fsync_fails(errno.EIO)
+
+    def test_process_that_wrote_nothing_flushes_nothing(self):
+        # The processes that do not save would flush the main process's files on a shared filesystem, once each
+        args = TrainingArguments(self.get_auto_remove_tmp_dir(), save_async=True, report_to=[], use_cpu=True)
+        trainer = Trainer(model=tiny_model(), args=args)
+        with mock.patch.object(transformers.trainer, "_fsync_folder") as fsync_folder:
+            trainer._write_checkpoint(args.output_dir, None, {})
+        fsync_folder.assert_not_called()
+
+
+@require_torch
 class AsyncSaveTest(TestCasePlus):
     def test_same_checkpoints_as_sync(self):
         sync_dir, async_dir = self.get_auto_remove_tmp_dir(), self.get_auto_remove_tmp_dir()
