@@ -344,6 +344,17 @@ class CheckpointCompletenessTest(TestCasePlus):
         self.assertIn("checkpoint-8", captured.out)
         self.assertIn("checkpoint-6", captured.out)
 
+    def test_skipped_named_once_by_the_main_process(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        make_checkpoint(output_dir, 2)
+        make_checkpoint(output_dir, 4, complete=False)
+        for rank, lines in [("1", 0), ("0", 1)]:
+            with mock.patch.dict(os.environ, {"RANK": rank}):
+                with CaptureLogger(logging.get_logger("transformers.trainer_utils")) as captured:
+                    get_last_checkpoint(output_dir)
+                    get_last_checkpoint(output_dir)
+            self.assertEqual(captured.out.count("checkpoint-4"), lines)
+
     def test_none_without_complete(self):
         output_dir = self.get_auto_remove_tmp_dir()
         self.assertIsNone(get_last_checkpoint(output_dir))
@@ -376,6 +387,14 @@ class CheckpointRotationTest(TestCasePlus):
         make_checkpoint(output_dir, 6, complete=False)
         rotate_checkpoints(output_dir, save_total_limit=1)
         self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-4", "checkpoint-6"])
+
+    def test_incomplete_older_than_newest_complete_goes_first(self):
+        # A job killed while saving 20 resumed from 14 and saved 25: 20 can never be resumed from, and goes first
+        output_dir = self.get_auto_remove_tmp_dir()
+        for step, complete in [(8, True), (14, True), (20, False), (25, True)]:
+            make_checkpoint(output_dir, step, complete=complete)
+        rotate_checkpoints(output_dir, save_total_limit=2)
+        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-14", "checkpoint-25"])
 
     def test_read_error_keeps_best(self):
         output_dir = self.get_auto_remove_tmp_dir()
@@ -447,15 +466,12 @@ class ResumeTest(TestCasePlus):
         self.assertEqual(read_result(output_dir), {"start_step": 4, "end_step": 6})
 
     def test_skips_incomplete(self):
-        logger = logging.get_logger("transformers.trainer_utils")
-        for should_log in (True, False):
-            output_dir = self.copy_checkpoints(2, 4)
-            os.remove(os.path.join(output_dir, "checkpoint-4", "trainer_state.json"))
-            # Said by the process that logs (`should_log`), not by every process
-            with mock.patch.object(TrainingArguments, "should_log", should_log), CaptureLogger(logger) as captured:
-                train_tiny_model(output_dir, resume_from_checkpoint=True)
-            self.assertEqual("Skipped incomplete checkpoints" in captured.out, should_log, captured.out)
-            self.assertEqual(read_result(output_dir), {"start_step": 2, "end_step": 6})
+        output_dir = self.copy_checkpoints(2, 4)
+        os.remove(os.path.join(output_dir, "checkpoint-4", "trainer_state.json"))
+        with CaptureLogger(logging.get_logger("transformers.trainer_utils")) as captured:
+            train_tiny_model(output_dir, resume_from_checkpoint=True)
+        self.assertIn("Skipped incomplete checkpoints", captured.out)
+        self.assertEqual(read_result(output_dir), {"start_step": 2, "end_step": 6})
 
     def test_resave_clears_jit_marker(self):
         # A just-in-time save of checkpoint-4 that did not finish; checkpoint-4 saved again is complete

@@ -28,6 +28,7 @@ from parameterized import parameterized
 
 from transformers import (
     DefaultFlowCallback,
+    EarlyStoppingCallback,
     HfArgumentParser,
     IntervalStrategy,
     Seq2SeqTrainingArguments,
@@ -556,11 +557,26 @@ class TimeBestModelTest(TestCasePlus):
         self.assertEqual(recorder.steps("on_save"), [6, 11, 12])
         best_checkpoint = os.path.join(self.output_dir, "checkpoint-11")
         self.assertEqual(trainer.state.best_model_checkpoint, best_checkpoint)
-        self.assertEqual(trainer.state.best_metric, 0.3)
+        self.assertEqual(trainer.state.best_metric, 0.1)  # the best evaluation, saved or not, as under "steps"
         best_weights = load_file(os.path.join(best_checkpoint, "model.safetensors"))
         for name, parameter in trainer.model.state_dict().items():
             if name in best_weights:
                 torch.testing.assert_close(parameter, best_weights[name])
+
+    def test_early_stopping(self):
+        # Evaluations every 2s, no save before the end: EarlyStoppingCallback compares each evaluation with the best
+        # one, saved or not, and stops after 2 evaluations without improvement
+        trainer, recorder = self.train(
+            [1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+            eval_time=2,
+            save_strategy="time",
+            save_time=60,
+            load_best_model_at_end=True,
+            callbacks=[EarlyStoppingCallback(early_stopping_patience=2)],
+        )
+        self.assertEqual(recorder.steps("on_evaluate"), [3, 5, 7, 9])
+        self.assertEqual(trainer.state.global_step, 9)
+        self.assertEqual(trainer.state.best_metric, 0.5)
 
     def test_save_strategy_best(self):
         trainer, recorder = self.train([5.0, 1.0, 4.0, 0.5], eval_time=3, save_strategy="best")
