@@ -91,7 +91,7 @@ class JITCheckpointDistributedTest(TestCasePlus):
         output_dir = self.get_auto_remove_tmp_dir()
         command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
         command += [f"--master_port={get_torch_dist_unique_port()}", __file__, output_dir]
-        execute_subprocess_async(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+        execute_subprocess_async(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
         steps = [json.loads(Path(output_dir, f"rank{rank}.json").read_text())["global_step"] for rank in (0, 1)]
         # The request reaches the callback of the signalled process after its step end: both stop at the next one
         self.assertEqual(steps, [SIGNAL_STEP + 1, SIGNAL_STEP + 1])
