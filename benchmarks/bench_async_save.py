@@ -54,6 +54,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import statistics
 import sys
 import tempfile
@@ -66,10 +67,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil  # noqa: E402
 import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
 
-from benchmarks.bench_crash_resume import Timeline, read_timeline  # noqa: E402
-from tests.trainer.test_trainer_checkpoint_resume import RandomTokens  # noqa: E402
 from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainerCallback, TrainingArguments  # noqa: E402
+from transformers.trainer import SCHEDULER_NAME, TRAINER_STATE_NAME, TRAINING_ARGS_NAME  # noqa: E402
+
+
+try:
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint import FileSystemWriter, HuggingFaceStorageWriter
+    from torch.distributed.checkpoint.staging import DefaultStager, StagingOptions
+    from torch.distributed.checkpoint.state_dict_saver import AsyncCheckpointerType
+
+    HAS_DCP = True
+except ImportError:  # a torch without DCP's async_save, DefaultStager or HuggingFaceStorageWriter
+    HAS_DCP = False
 
 
 LARGE = {"hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 12}
@@ -77,6 +89,28 @@ SMALL = {"hidden_size": 256, "intermediate_size": 688, "num_hidden_layers": 4, "
 VOCAB_SIZE = 16000
 HAS_ASYNC = "save_async" in {field.name for field in dataclasses.fields(TrainingArguments)}
 VARIANTS = ("none", "sync", "async") if HAS_ASYNC else ("none", "sync")
+# PyTorch's distributed checkpointing (DCP) driven by `DcpTrainer`: `dcp.async_save` of the model's and the optimizer's
+# state dicts with `DefaultStager`; "staging": where the stager copies the state (on the training thread, or on its own
+# thread while the next step computes, waited for before that step's optimizer step); "shared_memory": the stager's
+# copy in shared memory (for the process checkpointer: handed over without a copy). Pinned memory needs CUDA: on the
+# CPU the stager ignores it, so it is off here.
+DCP_VARIANTS = {
+    "dcp-thread": {"checkpointer": "thread", "async_staging": False, "shared_memory": False, "writer": "fs"},
+    "dcp-thread-bg": {"checkpointer": "thread", "async_staging": True, "shared_memory": False, "writer": "fs"},
+    "dcp-thread-hf": {"checkpointer": "thread", "async_staging": False, "shared_memory": False, "writer": "hf"},
+    "dcp-process": {"checkpointer": "process", "async_staging": False, "shared_memory": False, "writer": "fs"},
+    "dcp-process-shm": {"checkpointer": "process", "async_staging": False, "shared_memory": True, "writer": "fs"},
+}
+DCP_DEFAULT = ("dcp-thread", "dcp-thread-bg", "dcp-thread-hf", "dcp-process", "dcp-process-shm")
+LABELS = {
+    "sync": "synchronous",
+    "async": "ours (`save_async`)",
+    "dcp-thread": "DCP thread, staged on the training thread",
+    "dcp-thread-bg": "DCP thread, staged in the background",
+    "dcp-thread-hf": "DCP thread, HF safetensors writer",
+    "dcp-process": "DCP process",
+    "dcp-process-shm": "DCP process, shared-memory staging",
+}
 SOAK_MAX_STEPS = 400
 CHILD_TIMEOUT_SECONDS = 300
 
@@ -87,26 +121,45 @@ def build_model(shape):
     return LlamaForCausalLM(config)
 
 
+def private_memory(pid, shared):
+    """The anonymous memory of process `pid`, in bytes, plus its shared memory (tmpfs, `/dev/shm`) if `shared`: what
+    it holds that no other process does, and what only it can free (libraries and the page cache left out)."""
+    fields = {}
+    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith(("RssAnon:", "RssShmem:")):
+                name, value, _ = line.split()
+                fields[name] = int(value) * 1024
+    return fields.get("RssAnon:", 0) + (fields.get("RssShmem:", 0) if shared else 0)
+
+
 class PeakRss(threading.Thread):
-    """The largest RSS of this process and its children, sampled every 50 ms."""
+    """The largest RSS of this process and its children, sampled every 50 ms; and the largest of their private memory
+    (`private_memory`), shared memory counted once: the RSS of a checkpoint process counts again the pages of shared
+    memory that the training process staged and it reads (and the libraries both load)."""
 
     def __init__(self):
         super().__init__(daemon=True)
-        self.process, self.peak, self.running = psutil.Process(), 0, True
+        self.process, self.peak, self.private_peak, self.running = psutil.Process(), 0, 0, True
 
     def rss(self):
-        processes = [self.process] + self.process.children(recursive=True)
-        total = 0
-        for process in processes:
+        return self.sample()[0]
+
+    def sample(self):
+        """The RSS and the private memory of this process and its children (shared memory counted in this one)."""
+        rss = private = 0
+        for process in [self.process] + self.process.children(recursive=True):
             try:
-                total += process.memory_info().rss
-            except psutil.Error:
+                rss += process.memory_info().rss
+                private += private_memory(process.pid, shared=process.pid == self.process.pid)
+            except (psutil.Error, OSError):
                 pass
-        return total
+        return rss, private
 
     def run(self):
         while self.running:
-            self.peak = max(self.peak, self.rss())
+            rss, private = self.sample()
+            self.peak, self.private_peak = max(self.peak, rss), max(self.private_peak, private)
             time.sleep(0.05)
 
 
@@ -149,12 +202,177 @@ def marker_time(output_dir, step, timeout=CHILD_TIMEOUT_SECONDS):
     return path.stat().st_mtime
 
 
+# DCP: `torch.distributed.checkpoint.async_save` driven as an integration into `Trainer._save_checkpoint` would
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class DcpTrainer(Trainer):
+    """
+    A `Trainer` whose checkpoints are written by DCP's `async_save`, as a DCP integration of `save_async` would: at a
+    save, wait for the previous one, then `dcp.async_save` of the model's and the optimizer's state dicts (staged by one
+    `DefaultStager`, kept for the whole run, which reuses its copies), the small files (config, training arguments,
+    scheduler, RNG state) written on the training thread, and `trainer_state.json` written at the first step end after
+    the write is complete (as `save_async` does), and at the end of `train()`. With staging in the background, the next
+    step waits for it before its optimizer step (the step changes the parameters and the optimizer state in place).
+
+    Writers: "fs", one `FileSystemWriter` (DCP's format: `.metadata` and `__0_0.distcp`) for both state dicts; "hf",
+    `HuggingFaceStorageWriter` for the model (`model-00001-of-00001.safetensors` and `model.safetensors.index.json`)
+    and a `FileSystemWriter` for the optimizer (`optimizer_dcp/`), two `async_save` calls, so two writer threads. The
+    process checkpointer takes one request at a time (its pipe has no lock): one call, so "fs" only. It needs a process
+    group: a one-process gloo group is started in `train()`.
+    """
+
+    def __init__(self, *args, dcp_options, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dcp_options, self.dcp_stager, self.dcp_pending, self.dcp_staging = dcp_options, None, None, None
+        self.dcp_waits, self.dcp_staged = {}, {}  # save step: seconds waited for the staging, seconds to stage
+        if dcp_options["checkpointer"] == "process" and dcp_options["writer"] != "fs":
+            raise ValueError("the process checkpointer takes one async_save at a time: one FileSystemWriter")
+        self.add_callback(DcpStagingWait(self))
+
+    def train(self, *args, **kwargs):
+        if self.dcp_options["checkpointer"] == "process" and not dist.is_initialized():
+            os.environ.setdefault("MASTER_ADDR", "127.0.0.1")  # where the checkpoint process starts its own group
+            dist.init_process_group("gloo", rank=0, world_size=1, init_method=f"tcp://127.0.0.1:{free_port()}")
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            self.dcp_finish(wait=True)
+            if self.dcp_stager is not None:
+                self.dcp_stager.close()
+                self.dcp_stager = None
+
+    def _save_checkpoint(self, model, trial):
+        self.dcp_finish(wait=True)  # at most one save in flight, as with save_async
+        started, step, options = time.time(), self.state.global_step, self.dcp_options
+        output_dir = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{step}")
+        os.makedirs(output_dir, exist_ok=True)
+        if self.dcp_stager is None:
+            self.dcp_stager = DefaultStager(
+                StagingOptions(
+                    use_pinned_memory=options.get("pinned", False),
+                    use_shared_memory=options["shared_memory"],
+                    use_async_staging=options["async_staging"],
+                    use_non_blocking_copy=options.get("non_blocking", False),
+                )
+            )
+        process = options["checkpointer"] == "process"
+        kind = AsyncCheckpointerType.PROCESS if process else AsyncCheckpointerType.THREAD
+
+        def save(state_dict, writer):
+            return dcp.async_save(
+                state_dict,
+                storage_writer=writer,
+                async_checkpointer_type=kind,
+                async_stager=self.dcp_stager,
+                no_dist=True,
+            )
+
+        model_state_dict, optimizer_state_dict = self.model.state_dict(), self.optimizer.state_dict()
+        if options["writer"] == "hf":
+            responses = [
+                save(model_state_dict, HuggingFaceStorageWriter(output_dir)),
+                save({"optimizer": optimizer_state_dict}, FileSystemWriter(os.path.join(output_dir, "optimizer_dcp"))),
+            ]
+        else:
+            responses = [
+                save({"model": model_state_dict, "optimizer": optimizer_state_dict}, FileSystemWriter(output_dir))
+            ]
+        # with staging in the background, an `AsyncSaveResponse`; else the future of the write
+        uploads = [getattr(response, "upload_completion", response) for response in responses]
+        stagings = [response.staging_completion for response in responses if hasattr(response, "staging_completion")]
+        if stagings:
+            self.dcp_staging = (stagings, step)
+
+            def staged(_, stagings=stagings):
+                if all(future.done() for future in stagings):
+                    self.dcp_staged[step] = time.time() - started
+
+            for future in stagings:
+                future.add_done_callback(staged)
+        else:
+            self.dcp_staged[step] = time.time() - started
+        self.model.config.save_pretrained(output_dir)
+        torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
+        torch.save(self.lr_scheduler.state_dict(), os.path.join(output_dir, SCHEDULER_NAME))
+        self._save_rng_state(output_dir)
+        self.dcp_pending = (output_dir, copy.deepcopy(self.state), uploads)
+
+    def _maybe_log_save_evaluate(self, *args, **kwargs):
+        super()._maybe_log_save_evaluate(*args, **kwargs)
+        self.dcp_finish()
+
+    def dcp_finish(self, wait=False):
+        """Once the write in flight is complete (with `wait`, waits for it): its `trainer_state.json`."""
+        if self.dcp_pending is None:
+            return
+        output_dir, state, uploads = self.dcp_pending
+        if not wait and not all(future.done() for future in uploads):
+            return
+        for future in uploads:
+            future.result()  # a failed write raises here
+        self.dcp_pending = None
+        state.save_to_json(os.path.join(output_dir, TRAINER_STATE_NAME))
+
+
+class DcpStagingWait(TrainerCallback):
+    """With staging in the background: the step after a save waits for it before its optimizer step."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):
+        if self.trainer.dcp_staging is not None:
+            stagings, step = self.trainer.dcp_staging
+            started = time.time()
+            for future in stagings:
+                future.result()
+            self.trainer.dcp_waits[step] = time.time() - started
+            self.trainer.dcp_staging = None
+
+
+class TimedStaging(Trainer):
+    """`save_async` as it is, the copy into host buffers timed (`_stage_checkpoint`, the device synchronized)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.staged = {}
+
+    def _stage_checkpoint(self, output_dir):
+        started = time.time()
+        try:
+            return super()._stage_checkpoint(output_dir)
+        finally:
+            self.staged[self.state.global_step] = time.time() - started
+
+
+def make_trainer(variant, **kwargs):
+    """The `Trainer` of a variant: a `DcpTrainer` for DCP's, `TimedStaging` for `save_async`."""
+    if variant in DCP_VARIANTS:
+        return DcpTrainer(dcp_options=DCP_VARIANTS[variant], **kwargs)
+    if variant == "async":
+        return TimedStaging(**kwargs)
+    return Trainer(**kwargs)
+
+
+def staging_times(trainer, saves):
+    """Per save: the seconds to stage it (copy the states to host memory), and those the next step waited for it."""
+    staged = getattr(trainer, "dcp_staged", None) or getattr(trainer, "staged", {})
+    waits = getattr(trainer, "dcp_waits", {})
+    return [staged.get(s, math.nan) for s in saves], [waits.get(s, 0.0) for s in saves]
+
+
 def measure(job):
     """One run of the comparison, in a child process: trains, writes its measures to `job["result"]`."""
     torch.set_num_threads(job["threads"])
     model = build_model(job["shape"])
     sampler = PeakRss()
-    rss_before = sampler.rss()
+    rss_before, private_before = sampler.sample()
     saving = {"save_strategy": "steps", "save_steps": job["save_steps"]} if job["variant"] != "none" else {}
     if job["variant"] == "async":
         saving["save_async"] = True
@@ -169,9 +387,11 @@ def measure(job):
         logging_strategy="no",
         **(saving or {"save_strategy": "no"}),
     )
+    from tests.trainer.test_trainer_checkpoint_resume import RandomTokens  # here: gpu_async_save imports this module
+
     dataset = RandomTokens(length=job["steps"] * job["batch"])
     recorder = Recorder(job["device_seconds"], job["steps"])
-    trainer = Trainer(model=model, args=args, train_dataset=dataset)
+    trainer = make_trainer(job["variant"], model=model, args=args, train_dataset=dataset)
     trainer.add_callback(recorder)
     sampler.start()
     trainer.train()
@@ -179,18 +399,23 @@ def measure(job):
     sampler.running = False
     sampler.join()
     begins, ends = recorder.begins, recorder.ends
+    staged, waits = staging_times(trainer, recorder.saves)
     markers = {step: marker_time(job["output_dir"], step) for step in recorder.saves}
     window_end = max([ends[job["steps"]]] + list(markers.values()))
     result = {
         "window": window_end - ends[1],
         "steps": [ends[s] - begins[s] for s in sorted(ends) if s > 1 and s - 1 not in recorder.saves],
-        "pauses": [begins[s + 1] - ends[s] for s in recorder.saves],
+        # with DCP's staging in the background, the pause goes on in the next step, until its optimizer step
+        "pauses": [begins[s + 1] - ends[s] + wait for s, wait in zip(recorder.saves, waits)],
+        "staging": staged,
         "writes": [markers[s] - begins[s + 1] for s in recorder.saves],
         "files": [files_written(job["output_dir"], s) - begins[s + 1] for s in recorder.saves],
         "saves": len(recorder.saves),
         "end_wait": returned - ends[job["steps"]],
         "rss_before": rss_before,
         "rss_peak": max(sampler.peak, rss_before),
+        "private_before": private_before,
+        "private_peak": max(sampler.private_peak, private_before),
     }
     with open(job["result"], "w", encoding="utf-8") as f:
         json.dump(result, f)
@@ -198,6 +423,9 @@ def measure(job):
 
 def soak_train(output_dir, shape, step_seconds, save_time, resume=False):
     """One job of the kill soak, in a child process."""
+    from benchmarks.bench_crash_resume import Timeline
+    from tests.trainer.test_trainer_checkpoint_resume import RandomTokens
+
     torch.set_num_threads(1)
     timeline = Timeline(os.path.join(output_dir, "timeline.txt"), step_seconds, stop_after=3 if resume else None)
     args = TrainingArguments(
@@ -268,40 +496,82 @@ def fmt_list(values, digits=2):
     return ", ".join(f"{v:.{digits}f}" for v in values)
 
 
-def comparison(context, args, regimes):
-    runs = {(regime["name"], variant): [] for regime in regimes for variant in VARIANTS}
+def comparison(context, args, regimes, variants):
+    """Runs `variants` of each regime, `args.rounds` rounds; returns the runs: `runs[regime name, variant]`."""
+    runs = {(regime["name"], variant): [] for regime in regimes for variant in variants}
     for round_index in range(args.rounds):
         for regime in regimes:
-            order = VARIANTS if round_index % 2 == 0 else VARIANTS[::-1]
+            order = variants if round_index % 2 == 0 else variants[::-1]
             for variant in order:
                 result = run_once(context, regime, variant, args)
                 runs[regime["name"], variant].append(result)
                 print(
                     f"  round {round_index + 1}, {regime['name']}, {variant}: window {result['window']:.2f} s, "
-                    f"pauses [{fmt_list(result['pauses'])}] s, files [{fmt_list(result['files'])}] s, "
-                    f"complete [{fmt_list(result['writes'])}] s, "
-                    f"peak RSS +{(result['rss_peak'] - result['rss_before']) / 2**30:.2f} GiB",
+                    f"pauses [{fmt_list(result['pauses'])}] s, staging [{fmt_list(result['staging'])}] s, "
+                    f"files [{fmt_list(result['files'])}] s, complete [{fmt_list(result['writes'])}] s, "
+                    f"peak RSS +{(result['rss_peak'] - result['rss_before']) / 2**30:.2f} GiB, private "
+                    f"+{(result['private_peak'] - result['private_before']) / 2**30:.2f} GiB",
                     flush=True,
                 )
 
     if args.save_runs:
         with open(args.save_runs, "w", encoding="utf-8") as f:
             json.dump({f"{name}, {variant}": results for (name, variant), results in runs.items()}, f, indent=1)
-    rows, verdicts = [], []
-    for regime in regimes:
-        rows += summarize(regime, runs, verdicts)
-    return rows, verdicts
+    return runs
 
 
-def summarize(regime, runs, verdicts):
-    """The table rows of one regime. Lost time per save two ways, per round against that round's run without saves:
-    from the windows (the definition: everything counts, bursts of other work on the machine too) and from medians
-    (median pause + save_steps x the rise of the median update step: steadier, blind to a slowdown of fewer than half
-    the steps)."""
-    name, save_steps, rows = regime["name"], regime["job"]["save_steps"], []
+# Measures of a regime's runs, shared by its tables
+
+
+def baseline(runs, name):
+    """The runs without saves: their median update step, and the spread of their windows round to round (A/A noise)."""
     none = runs[name, "none"]
     step = median([median(run["steps"]) for run in none])
     spread = max(r["window"] for r in none) - min(r["window"] for r in none)
+    return step, spread
+
+
+def lost_per_save(runs, name, variant, save_steps):
+    """Training time lost per save, per round against that round's run without saves, two ways: from the windows (the
+    definition: everything counts, bursts of other work on the machine too) and from medians (median pause + save_steps
+    x the rise of the median update step: steadier, blind to a slowdown of fewer than half the steps). Returns the
+    median over the rounds and the rounds' values of each."""
+    none = runs[name, "none"]
+    windows = [(run["window"] - base["window"]) / run["saves"] for run, base in zip(runs[name, variant], none)]
+    medians = [
+        median(run["pauses"]) + save_steps * (median(run["steps"]) - median(base["steps"]))
+        for run, base in zip(runs[name, variant], none)
+    ]
+    return median(windows), windows, median(medians), medians
+
+
+def save_pauses(runs, name, variant, first):
+    """The pauses of the first save of each run (`first`), or of the later ones."""
+    return [p for run in runs[name, variant] for p in (run["pauses"][:1] if first else run["pauses"][1:])]
+
+
+def background_write(runs, name, variant):
+    """From the end of each save's pause to its last file written, and to its `trainer_state.json`; the update step
+    meanwhile over that without saves (median of the rounds)."""
+    files = [w for run in runs[name, variant] for w in run["files"]]
+    writes = [w for run in runs[name, variant] for w in run["writes"]]
+    slowdown = [
+        median(run["steps"]) / median(base["steps"]) for run, base in zip(runs[name, variant], runs[name, "none"])
+    ]
+    return files, writes, median(slowdown)
+
+
+def peak_memory(runs, name, variant, key="rss"):
+    """The peak during `train()` above the value before it, GiB (median of the rounds): "rss", the RSS of the process
+    and its children; "private", their private memory, shared memory counted once (`private_memory`)."""
+    return median([(r[f"{key}_peak"] - r[f"{key}_before"]) / 2**30 for r in runs[name, variant]])
+
+
+def summarize(regime, runs, verdicts):
+    """The rows of one regime in the table of synchronous against asynchronous saves, with their targets."""
+    name, save_steps, rows = regime["name"], regime["job"]["save_steps"], []
+    none = runs[name, "none"]
+    step, spread = baseline(runs, name)
     saves = runs[name, "sync"][0]["saves"]
     rows.append(
         f"| {name}: update step (median, no saves); saves per run; the windows without saves, round to round "
@@ -310,12 +580,7 @@ def summarize(regime, runs, verdicts):
     )
 
     def lost(variant):
-        windows = [(run["window"] - base["window"]) / run["saves"] for run, base in zip(runs[name, variant], none)]
-        medians = [
-            median(run["pauses"]) + save_steps * (median(run["steps"]) - median(base["steps"]))
-            for run, base in zip(runs[name, variant], none)
-        ]
-        return median(windows), windows, median(medians), medians
+        return lost_per_save(runs, name, variant, save_steps)
 
     if not HAS_ASYNC:
         pause, (lost_sync, _, from_medians, _) = (
@@ -329,7 +594,7 @@ def summarize(regime, runs, verdicts):
         return rows
 
     def pauses(variant, first):
-        return [p for run in runs[name, variant] for p in (run["pauses"][:1] if first else run["pauses"][1:])]
+        return save_pauses(runs, name, variant, first)
 
     sync_pause = median(pauses("sync", True) + pauses("sync", False))
     later, first = median(pauses("async", False)), median(pauses("async", True))
@@ -358,21 +623,71 @@ def summarize(regime, runs, verdicts):
             f"{fmt_list(b_rounds)}) | {a:.2f} s ({a / step:.1f} steps) | {b:.2f} s ({b / step:.1f} steps) "
             f"| {ratio:.3f} | ≤ {limit:g} | {'none: A/A noise larger' if noisy else 'PASS' if ok else 'MISS'} |"
         )
-    files = [w for run in runs[name, "async"] for w in run["files"]]
-    writes = [w for run in runs[name, "async"] for w in run["writes"]]
-    slowdown = [median(run["steps"]) / median(base["steps"]) for run, base in zip(runs[name, "async"], none)]
+    files, writes, slowdown = background_write(runs, name, "async")
     rows.append(
         f"| {name}: asynchronous save, from the end of its pause to its last file written; to its "
         f"`trainer_state.json` (at a step end after the fsyncs) (median, max); update step meanwhile, over that "
         f"without saves (median of the rounds) | | {median(files):.2f} s, {max(files):.2f} s; {median(writes):.2f} s, "
-        f"{max(writes):.2f} s; {median(slowdown):.2f} | | | |"
+        f"{max(writes):.2f} s; {slowdown:.2f} | | | |"
     )
-    peak = {v: median([(r["rss_peak"] - r["rss_before"]) / 2**30 for r in runs[name, v]]) for v in VARIANTS}
+    peak = {v: peak_memory(runs, name, v) for v in VARIANTS}
     rows.append(
         f"| {name}: peak RSS during `train()` above the RSS before it (median; no saves: {peak['none']:.2f} GiB) "
         f"| {peak['sync']:.2f} GiB | {peak['async']:.2f} GiB | | | |"
     )
     return rows
+
+
+def summarize_dcp(regime, runs, variants):
+    """The rows of one regime in the table of every variant that saves, side by side: synchronous, ours, DCP's."""
+    name, save_steps = regime["name"], regime["job"]["save_steps"]
+    columns = [v for v in variants if v != "none"]
+    step, spread = baseline(runs, name)
+    saves = runs[name, columns[0]][0]["saves"]
+
+    def row(label, cell):
+        return f"| {name}: {label} | " + " | ".join(cell(v) for v in columns) + " |"
+
+    def lost(variant, which):
+        windows, window_rounds, medians, median_rounds = lost_per_save(runs, name, variant, save_steps)
+        value, rounds = (windows, window_rounds) if which == "windows" else (medians, median_rounds)
+        return f"{value:.2f} s ({fmt_list(rounds)})"
+
+    def pause(variant):
+        first, later = save_pauses(runs, name, variant, True), save_pauses(runs, name, variant, False)
+        return f"{median(first + later):.3f} s ({median(first):.2f}; {median(later):.2f})"
+
+    def write(variant):
+        if variant == "sync":
+            return "-"
+        files, writes, slowdown = background_write(runs, name, variant)
+        return f"{median(files):.2f} s; {median(writes):.2f} s; {slowdown:.2f}"
+
+    def staging(variant):
+        values = [s for run in runs[name, variant] for s in run["staging"]]
+        return "-" if variant == "sync" else f"{median(values):.3f} s"
+
+    return [
+        f"| {name}: update step (median, no saves) {step:.3f} s; {saves} saves per run; A/A noise: the windows "
+        f"without saves differ by {spread:.2f} s = {spread / saves:.2f} s per save |" + " |" * len(columns),
+        row(f"pause per save, median of {saves * len(runs[name, 'none'])} (first saves; later ones)", pause),
+        row("staging: the copy to host memory, from the save's start (median)", staging),
+        row("training time lost per save, from the windows (rounds)", lambda v: lost(v, "windows")),
+        row("training time lost per save, from medians (rounds)", lambda v: lost(v, "medians")),
+        row(
+            "background write: pause end to last file; to `trainer_state.json` (medians); step while writing / without",
+            write,
+        ),
+        row(
+            f"peak RSS above the start, with children (median; no saves {peak_memory(runs, name, 'none'):.2f} GiB)",
+            lambda v: f"{peak_memory(runs, name, v):.2f} GiB",
+        ),
+        row(
+            "peak private memory above the start, with children, shared memory once (median; no saves "
+            f"{peak_memory(runs, name, 'none', 'private'):.2f} GiB)",
+            lambda v: f"{peak_memory(runs, name, v, 'private'):.2f} GiB",
+        ),
+    ]
 
 
 # Thread or process: what the writer's work costs a training step running beside it
@@ -452,6 +767,8 @@ def writer(context, args, shape):
 
 
 def soak_trial(context, draw, args, inside):
+    from benchmarks.bench_crash_resume import read_timeline
+
     output_dir = tempfile.mkdtemp(prefix="async-save-soak-", dir=args.tmp)
     job = {"output_dir": output_dir, "shape": SMALL, "step_seconds": args.soak_step_seconds, "save_time": 1.0}
     timeline = os.path.join(output_dir, "timeline.txt")
@@ -546,7 +863,16 @@ def main():
     parser.add_argument("--kills", type=int, default=10, help="kills of the soak (half inside a background write)")
     parser.add_argument("--soak-step-seconds", type=float, default=0.1, help="soak: update step, seconds")
     parser.add_argument("--soak-write-seconds", type=float, default=0.4, help="soak: about a background write")
-    parser.add_argument("--only", choices=["writer", "comparison", "soak"], help="run one part only")
+    parser.add_argument(
+        "--only",
+        choices=["writer", "comparison", "dcp-comparison", "soak"],
+        help="run one part only (dcp-comparison: no saves, synchronous, ours and DCP's variants, one table)",
+    )
+    parser.add_argument(
+        "--dcp-variants",
+        default=",".join(DCP_DEFAULT),
+        help=f"DCP's variants, comma-separated, of {', '.join(DCP_VARIANTS)}; 'none' for none",
+    )
     parser.add_argument("--tmp", default=None, help="where checkpoints are written (default: the system's temp)")
     parser.add_argument("--save-runs", help="also write every run's measures to this JSON file")
     parser.add_argument("--seed", type=int, default=0)
@@ -588,17 +914,40 @@ def main():
                 ]
             )
         )
-    if args.only in (None, "comparison"):
-        rows, verdicts = comparison(context, args, regimes)
-        tables.append(
-            "\n".join(
-                [
-                    "| Measurement | synchronous | asynchronous | async / sync | target | |",
-                    "|---|---|---|---|---|---|",
-                    *rows,
-                ]
+    dcp_variants = [v for v in args.dcp_variants.split(",") if v and v != "none"] if HAS_DCP else []
+    if not HAS_DCP and args.only == "dcp-comparison":
+        sys.exit("this torch lacks DCP's async_save, DefaultStager or HuggingFaceStorageWriter")
+    if unknown := set(dcp_variants) - set(DCP_VARIANTS):
+        sys.exit(f"unknown DCP variants: {', '.join(sorted(unknown))}")
+    if args.only in (None, "comparison", "dcp-comparison"):
+        # one set of runs for both tables: the variants of DCP run beside the others, in the same rounds
+        variants = VARIANTS + tuple(dcp_variants) if args.only != "comparison" else VARIANTS
+        runs = comparison(context, args, regimes, variants)
+        if args.only != "dcp-comparison":
+            rows, verdicts = [], []
+            for regime in regimes:
+                rows += summarize(regime, runs, verdicts)
+            tables.append(
+                "\n".join(
+                    [
+                        "| Measurement | synchronous | asynchronous | async / sync | target | |",
+                        "|---|---|---|---|---|---|",
+                        *rows,
+                    ]
+                )
             )
-        )
+        if dcp_variants and args.only != "comparison":
+            columns = [v for v in variants if v != "none"]
+            rows = [row for regime in regimes for row in summarize_dcp(regime, runs, variants)]
+            tables.append(
+                "\n".join(
+                    [
+                        "| Measurement | " + " | ".join(LABELS[v] for v in columns) + " |",
+                        "|---|" + "---|" * len(columns),
+                        *rows,
+                    ]
+                )
+            )
     if args.only in (None, "soak") and HAS_ASYNC:
         print(f"kill soak (load average {os.getloadavg()[0]:.2f})", flush=True)
         rows, ok, total, summary = soak(context, args)

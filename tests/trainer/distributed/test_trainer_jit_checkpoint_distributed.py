@@ -81,7 +81,7 @@ def train(output_dir):
         if getattr(callback, "jit_manager", None) is not None:
             callback.jit_manager.kill_wait = 0
     output = trainer.train()
-    Path(output_dir, f"rank{rank}.json").write_text(json.dumps({"global_step": output.global_step}))
+    Path(output_dir, f"rank{rank}.json").write_text(json.dumps({"global_step": output.global_step}), encoding="utf-8")
 
 
 @slow
@@ -92,7 +92,10 @@ class JITCheckpointDistributedTest(TestCasePlus):
         command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
         command += [f"--master_port={get_torch_dist_unique_port()}", __file__, output_dir]
         execute_subprocess_async(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
-        steps = [json.loads(Path(output_dir, f"rank{rank}.json").read_text())["global_step"] for rank in (0, 1)]
+        steps = [
+            json.loads(Path(output_dir, f"rank{rank}.json").read_text(encoding="utf-8"))["global_step"]
+            for rank in (0, 1)
+        ]
         # The request reaches the callback of the signalled process after its step end: both stop at the next one
         self.assertEqual(steps, [SIGNAL_STEP + 1, SIGNAL_STEP + 1])
         checkpoint = Path(output_dir, f"checkpoint-{SIGNAL_STEP + 1}")
