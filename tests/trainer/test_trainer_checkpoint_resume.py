@@ -12,23 +12,21 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 """
-Crash-safe resume: a job killed at any moment, even while it writes `checkpoint-N`, resumes with
-`resume_from_checkpoint=True` from its newest complete checkpoint.
+Crash-safe checkpoints: `trainer_state.json` is written last and atomically, so that a job killed at any moment, even
+while it writes `checkpoint-N`, resumes with `resume_from_checkpoint=True` from its newest complete checkpoint.
 
-The kill tests run a training job in a child process that SIGKILLs itself when it reaches a named point of
-`Trainer._save_checkpoint` (see `KILL_POINTS`), then resume it in a fresh child process. Children are forked from a
-forkserver that has imported transformers once, so that a case takes about a second rather than the import time.
+The kill tests SIGKILL a job run in a child process at a named point of a save (`KillSwitch`), then resume it in
+another. Children fork from a server that has imported transformers once: none pays the import time.
+Upstream, `CheckpointFolderTest` would join tests/trainer/test_trainer_checkpointing.py, next to
+`TrainerCheckpointRotationTest`; `TrainerSaveResumeTest` and `KilledJobTest`, tests/trainer/test_trainer_resume.py.
 """
 
-import contextlib
 import errno
 import json
 import multiprocessing
 import os
-import re
 import shutil
 import signal
-import sys
 import unittest
 from unittest import mock
 
@@ -45,44 +43,23 @@ if is_torch_available():
     import torch
 
     import transformers.modeling_utils
-    import transformers.trainer_callback
     from transformers import LlamaConfig, LlamaForCausalLM
 
-
-JIT_MARKER = "checkpoint-is-incomplete.txt"  # written by `enable_jit_checkpoint` while it saves
-VOCAB_SIZE = 32
-SEQUENCE_LENGTH = 8
-CHILD_TIMEOUT_SECONDS = 120  # a hang must fail the test, not CI
-
-# Where a child kills itself, in the order `_save_checkpoint` gets there.
-KILL_POINTS = (
-    "before_save",  # a save is due, nothing written yet
-    "after_model",  # weights and config written
-    "after_optimizer",  # optimizer and scheduler written
-    "after_rng",  # RNG states written
-    "before_trainer_state",  # everything but trainer_state.json written
-    "while_trainer_state",  # half of trainer_state.json written
-    "in_rotation",  # checkpoint complete, the previous one half deleted by `save_total_limit`
-)
+JIT_MARKER = "checkpoint-is-incomplete.txt"  # in a checkpoint while `enable_jit_checkpoint` saves it
+PLACEHOLDERS = ["model.safetensors", "optimizer.pt", "rng_state.pth", "scheduler.pt"]
 
 
 def tiny_model():
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=VOCAB_SIZE,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
+        vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2
     )
     return LlamaForCausalLM(config)
 
 
 class RandomTokens(torch.utils.data.Dataset if is_torch_available() else object):
     def __init__(self, length=64, seed=0):
-        generator = torch.Generator().manual_seed(seed)
-        self.input_ids = torch.randint(0, VOCAB_SIZE, (length, SEQUENCE_LENGTH), generator=generator)
+        self.input_ids = torch.randint(0, 32, (length, 8), generator=torch.Generator().manual_seed(seed))
 
     def __len__(self):
         return len(self.input_ids)
@@ -91,199 +68,27 @@ class RandomTokens(torch.utils.data.Dataset if is_torch_available() else object)
         return {"input_ids": self.input_ids[i], "labels": self.input_ids[i]}
 
 
-class RecordResume(TrainerCallback):
-    """Writes down the step training starts from and the step it ends at."""
-
-    def __init__(self, path):
-        self.path, self.result = path, {}
+class RecordSteps(TrainerCallback):
+    """Writes the step training starts from and the one it ends at to `result.json` in `output_dir`."""
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.result["start_step"] = state.global_step
+        self.start_step = state.global_step
 
     def on_train_end(self, args, state, control, **kwargs):
-        self.result["end_step"] = state.global_step
-        if args.process_index == 0:
-            with open(self.path, "w", encoding="utf-8") as f:
-                json.dump(self.result, f)
+        if args.should_save:
+            with open(os.path.join(args.output_dir, "result.json"), "w", encoding="utf-8") as f:
+                json.dump({"start_step": self.start_step, "end_step": state.global_step}, f)
 
 
-class KillSwitch:
-    """
-    Patches the save path of `Trainer` so that this process SIGKILLs itself when it reaches `point` during save number
-    `on_save` (1-based), and writes to `journal` the step of every checkpoint whose `trainer_state.json` was written.
-
-    `point` is one of `KILL_POINTS`, or `"write-K"`: just before the K-th file write of that save (model weights,
-    `torch.save` and `trainer_state.json` writes count).
-    """
-
-    def __init__(self, point=None, on_save=2, journal=None):
-        self.point, self.on_save, self.journal = point, on_save, journal
-        self.saves, self.in_save, self.writes, self.writing_state = 0, False, 0, False
-
-    def armed(self):
-        return self.in_save and self.saves == self.on_save
-
-    def reached(self, point):
-        if self.armed() and point == self.point:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    def write(self):
-        if self.armed():
-            self.writes += 1
-            self.reached(f"write-{self.writes}")
-
-    def install(self):
-        switch = self
-
-        def after(method, point):
-            def wrapper(*args, **kwargs):
-                result = method(*args, **kwargs)
-                switch.reached(point)
-                return result
-
-            return wrapper
-
-        save_checkpoint = Trainer._save_checkpoint
-
-        def _save_checkpoint(trainer, *args, **kwargs):
-            switch.saves, switch.in_save, switch.writes = switch.saves + 1, True, 0
-            switch.reached("before_save")
-            save_checkpoint(trainer, *args, **kwargs)
-            switch.in_save = False
-
-        Trainer._save_checkpoint = _save_checkpoint
-        Trainer.save_model = after(Trainer.save_model, "after_model")
-        Trainer._save_optimizer_and_scheduler = after(Trainer._save_optimizer_and_scheduler, "after_optimizer")
-        Trainer._save_rng_state = after(Trainer._save_rng_state, "after_rng")
-
-        save_to_json = TrainerState.save_to_json
-
-        def state_save_to_json(state, json_path):
-            switch.reached("before_trainer_state")
-            switch.write()
-            switch.writing_state = True
-            try:
-                save_to_json(state, json_path)
-            finally:
-                switch.writing_state = False
-            folder = os.path.dirname(json_path)
-            if switch.journal and re.fullmatch(r"checkpoint-\d+", os.path.basename(folder)):
-                with open(switch.journal, "a", encoding="utf-8") as f:
-                    f.write(f"{os.path.basename(folder)}\n")
-
-        TrainerState.save_to_json = state_save_to_json
-
-        class HalfWrite:
-            """A text file that dies once half of what it is given is on disk."""
-
-            def __init__(self, file):
-                self.file = file
-
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                self.file.close()
-
-            def write(self, text):
-                self.file.write(text[: len(text) // 2])
-                self.file.flush()
-                switch.reached("while_trainer_state")
-                return self.file.write(text[len(text) // 2 :])
-
-            def __getattr__(self, name):
-                return getattr(self.file, name)
-
-        def open_in_trainer_callback(file, mode="r", *args, **kwargs):
-            opened = open(file, mode, *args, **kwargs)
-            return HalfWrite(opened) if switch.writing_state and "w" in mode else opened
-
-        transformers.trainer_callback.open = open_in_trainer_callback
-
-        torch_save = torch.save
-
-        def counted_torch_save(*args, **kwargs):
-            switch.write()
-            return torch_save(*args, **kwargs)
-
-        torch.save = counted_torch_save
-        safe_save_file = transformers.modeling_utils.safe_save_file
-
-        def counted_safe_save_file(*args, **kwargs):
-            switch.write()
-            return safe_save_file(*args, **kwargs)
-
-        transformers.modeling_utils.safe_save_file = counted_safe_save_file
-
-        rmtree = shutil.rmtree
-
-        def rmtree_killed_halfway(path, *args, **kwargs):
-            if switch.armed() and switch.point == "in_rotation":
-                files = sorted(os.listdir(path))
-                for name in files[: len(files) // 2]:
-                    target = os.path.join(path, name)
-                    os.remove(target) if os.path.isfile(target) else rmtree(target)
-                switch.reached("in_rotation")
-            return rmtree(path, *args, **kwargs)
-
-        shutil.rmtree = rmtree_killed_halfway
+def tiny_trainer(output_dir, **kwargs):
+    kwargs = {"save_steps": 2, "report_to": [], "disable_tqdm": True, "use_cpu": True, **kwargs}
+    args = TrainingArguments(output_dir, per_device_train_batch_size=2, **kwargs)
+    return Trainer(model=tiny_model(), args=args, train_dataset=RandomTokens(), callbacks=[RecordSteps()])
 
 
 def train_tiny_model(output_dir, max_steps=6, resume_from_checkpoint=None, **kwargs):
-    """One training job: a tiny Llama saving every 2 steps. Writes `result.json` (first and last step) in `output_dir`."""
-    kwargs = {"save_steps": 2, "report_to": [], "disable_tqdm": True, "use_cpu": True, **kwargs}
-    args = TrainingArguments(output_dir, max_steps=max_steps, per_device_train_batch_size=2, **kwargs)
-    model = tiny_model()
-    recorder = RecordResume(os.path.join(output_dir, "result.json"))
-    trainer = Trainer(model=model, args=args, train_dataset=RandomTokens(), callbacks=[recorder])
-    trainer.train(resume_from_checkpoint=resume_from_checkpoint)
-
-
-def train_with_kill_switch(output_dir, kill_at=None, kill_on_save=2, **kwargs):
-    """
-    `train_tiny_model`, killed at `kill_at` during save number `kill_on_save`, if given; the checkpoints whose
-    `trainer_state.json` was written are listed in `journal.txt`. Only in a child process: it patches `Trainer`.
-    """
-    torch.set_num_threads(1)
-    KillSwitch(kill_at, kill_on_save, journal=os.path.join(output_dir, "journal.txt")).install()
-    train_tiny_model(output_dir, **kwargs)
-
-
-def _run_and_exit(target, kwargs):
-    try:
-        target(**kwargs)
-    except BaseException as error:
-        print(f"{type(error).__name__}: {error}", file=sys.stderr, flush=True)
-        os._exit(1)
-    os._exit(0)
-
-
-_forkserver = None
-
-
-def run_in_fresh_process(target, timeout=CHILD_TIMEOUT_SECONDS, **kwargs):
-    """Runs `target(**kwargs)` in a new process forked from a server that has this module imported: its exit code."""
-    global _forkserver
-    if _forkserver is None:
-        _forkserver = multiprocessing.get_context("forkserver")
-        _forkserver.set_forkserver_preload([__name__])
-    process = _forkserver.Process(target=_run_and_exit, args=(target, kwargs))
-    process.start()
-    process.join(timeout)
-    if process.is_alive():
-        process.kill()
-        process.join()
-        raise AssertionError(f"{target.__name__}({kwargs}) did not finish in {timeout}s")
-    return process.exitcode
-
-
-def newest_journaled_step(output_dir):
-    """The step of the last checkpoint whose `trainer_state.json` was fully written, 0 if none."""
-    path = os.path.join(output_dir, "journal.txt")
-    if not os.path.exists(path):
-        return 0
-    with open(path, encoding="utf-8") as f:
-        return int(f.read().split()[-1].split("-")[-1])
+    """A tiny Llama saving every 2 steps; writes `result.json` (its first and last step) in `output_dir`."""
+    tiny_trainer(output_dir, max_steps=max_steps, **kwargs).train(resume_from_checkpoint=resume_from_checkpoint)
 
 
 def read_result(output_dir):
@@ -291,104 +96,160 @@ def read_result(output_dir):
         return json.load(f)
 
 
+class KillSwitch:
+    """
+    Makes this process SIGKILL itself at `point` of save number `on_save` (from 1) of `Trainer`: "after_model",
+    "before_trainer_state" (all else written), "while_trainer_state" (half of it written), "in_rotation" (half of a
+    checkpoint deleted by `save_total_limit`), or "write-K", before the K-th file of the save is written.
+    """
+
+    def __init__(self, point=None, on_save=2):
+        self.point, self.on_save, self.saves, self.writes = point, on_save, 0, 0
+
+    def armed(self):
+        return self.saves == self.on_save
+
+    def reached(self, point):
+        if self.armed() and point == self.point:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def write(self):
+        self.writes += 1
+        self.reached(f"write-{self.writes}")
+
+    def install(self):
+        def hook(owner, name, before=lambda *args: None, after=lambda *args: None):
+            method = getattr(owner, name)
+
+            def hooked(*args, **kwargs):
+                before(*args)
+                result = method(*args, **kwargs)
+                after(*args)
+                return result
+
+            setattr(owner, name, hooked)
+
+        def begin_save(*args):
+            self.saves, self.writes = self.saves + 1, 0
+
+        def write_state(state, path):  # `Trainer` writes trainer_state.json with `save_to_json`
+            self.reached("before_trainer_state")
+            self.write()
+
+        def half_delete(path, *args):
+            if self.armed() and self.point == "in_rotation":
+                for name in sorted(os.listdir(path))[::2]:
+                    os.remove(os.path.join(path, name))
+                self.reached("in_rotation")
+
+        def half_written(state, path):  # what a kill while the file is written leaves
+            if self.armed() and self.point == "while_trainer_state":
+                os.truncate(path, os.path.getsize(path) // 2)
+                self.reached("while_trainer_state")
+
+        hook(Trainer, "_save_checkpoint", before=begin_save)
+        hook(Trainer, "save_model", after=lambda *args: self.reached("after_model"))
+        hook(TrainerState, "save_to_json", before=write_state, after=half_written)
+        hook(shutil, "rmtree", before=half_delete)
+        hook(torch, "save", before=lambda *args: self.write())
+        hook(transformers.modeling_utils, "safe_save_file", before=lambda *args: self.write())
+
+
+def train_with_kill_switch(output_dir, kill_at=None, kill_on_save=2, **kwargs):
+    """`train_tiny_model`, killed at `kill_at` of save number `kill_on_save`. Only in a child process: it patches."""
+    torch.set_num_threads(1)
+    KillSwitch(kill_at, kill_on_save).install()
+    train_tiny_model(output_dir, **kwargs)
+
+
+_forkserver = None
+
+
+def run_in_fresh_process(target, timeout=120, **kwargs):
+    """Runs `target(**kwargs)` in a process forked from a server that has imported this module: its exit code."""
+    global _forkserver
+    if _forkserver is None:
+        _forkserver = multiprocessing.get_context("forkserver")
+        _forkserver.set_forkserver_preload([__name__])
+    process = _forkserver.Process(target=target, kwargs=kwargs)
+    process.start()
+    process.join(timeout)  # a hang must fail the test, not CI
+    if process.is_alive():
+        process.kill()
+        process.join()
+        raise AssertionError(f"{target.__name__}({kwargs}) did not finish in {timeout}s")
+    return process.exitcode
+
+
 def make_checkpoint(output_dir, step, complete=True, jit_marker=False):
-    """A checkpoint folder with placeholder files; complete ones end with `trainer_state.json`, as Trainer writes."""
+    """A checkpoint folder with placeholder files; a complete one ends with `trainer_state.json`, as Trainer writes."""
     folder = os.path.join(output_dir, f"checkpoint-{step}")
     os.makedirs(folder)
-    for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth"):
-        with open(os.path.join(folder, name), "wb") as f:
-            f.write(b"placeholder")
+    for name in PLACEHOLDERS + ([JIT_MARKER] if jit_marker else []):
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+            f.write("placeholder")
     if complete:
         TrainerState(global_step=step).save_to_json(os.path.join(folder, "trainer_state.json"))
-    if jit_marker:
-        with open(os.path.join(folder, JIT_MARKER), "w", encoding="utf-8") as f:
-            f.write("in progress")
     return folder
 
 
 def checkpoint_folders(output_dir):
-    return sorted(
-        (name for name in os.listdir(output_dir) if name.startswith("checkpoint-")),
-        key=lambda name: int(name.split("-")[-1]),
-    )
+    names = [name for name in os.listdir(output_dir) if name.startswith("checkpoint-")]
+    return sorted(names, key=lambda name: int(name.split("-")[-1]))
 
 
-@contextlib.contextmanager
-def read_error_on(path, error=errno.EIO):
-    """`path` exists but every `os.stat` or `open` of it fails with `error`, as on a flaky network filesystem."""
-    stat, builtin_open = os.stat, open
+def read_error_on(path):
+    """Every `os.stat` of `path` fails with EIO, as on a flaky network filesystem."""
+    stat = os.stat
 
     def failing_stat(target, *args, **kwargs):
         if os.fspath(target) == path:
-            raise OSError(error, os.strerror(error), path)
+            raise OSError(errno.EIO, os.strerror(errno.EIO), path)
         return stat(target, *args, **kwargs)
 
-    def failing_open(target, *args, **kwargs):
-        if os.fspath(target) == path:
-            raise OSError(error, os.strerror(error), path)
-        return builtin_open(target, *args, **kwargs)
-
-    with mock.patch("os.stat", failing_stat), mock.patch("builtins.open", failing_open):
-        yield
+    return mock.patch("os.stat", failing_stat)
 
 
-class CheckpointCompletenessTest(TestCasePlus):
+class CheckpointFolderTest(TestCasePlus):
     def test_newest_complete(self):
         output_dir = self.get_auto_remove_tmp_dir()
-        make_checkpoint(output_dir, 2)
+        make_checkpoint(output_dir, 2, complete=False)
+        self.assertIsNone(get_last_checkpoint(output_dir))
         make_checkpoint(output_dir, 4)
         make_checkpoint(output_dir, 6, complete=False)
         make_checkpoint(output_dir, 8, jit_marker=True)  # a just-in-time save that did not finish
         with CaptureLogger(logging.get_logger("transformers.trainer_utils")) as captured:
             self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-4"))
-        self.assertIn("checkpoint-8", captured.out)
-        self.assertIn("checkpoint-6", captured.out)
+        self.assertIn(f"checkpoint-8 (holds {JIT_MARKER}), checkpoint-6 (no trainer_state.json)", captured.out)
 
     def test_skipped_named_once_by_the_main_process(self):
         output_dir = self.get_auto_remove_tmp_dir()
         make_checkpoint(output_dir, 2)
         make_checkpoint(output_dir, 4, complete=False)
-        for rank, lines in [("1", 0), ("0", 1)]:
+        for rank, count in [("1", 0), ("0", 1)]:
             with mock.patch.dict(os.environ, {"RANK": rank}):
                 with CaptureLogger(logging.get_logger("transformers.trainer_utils")) as captured:
                     get_last_checkpoint(output_dir)
                     get_last_checkpoint(output_dir)
-            self.assertEqual(captured.out.count("checkpoint-4"), lines)
-
-    def test_none_without_complete(self):
-        output_dir = self.get_auto_remove_tmp_dir()
-        self.assertIsNone(get_last_checkpoint(output_dir))
-        make_checkpoint(output_dir, 2, complete=False)
-        self.assertIsNone(get_last_checkpoint(output_dir))
+            self.assertEqual(captured.out.count("checkpoint-4"), count)
 
     def test_read_error_is_not_incomplete(self):
-        # EIO proves nothing about the checkpoint: it is not skipped (resuming from it shows the error, if it stays)
+        # EIO proves nothing: the checkpoint is not skipped (resuming from it shows the error, if it lasts)
         output_dir = self.get_auto_remove_tmp_dir()
         make_checkpoint(output_dir, 2)
         newest = make_checkpoint(output_dir, 4)
         with read_error_on(os.path.join(newest, "trainer_state.json")):
             self.assertEqual(get_last_checkpoint(output_dir), newest)
 
-    def test_state_written_atomically(self):
+    def test_rotation_keeps_newest_complete(self):
+        # Stock keeps the most recent folder: an interrupted save must not push out the one to resume from
         output_dir = self.get_auto_remove_tmp_dir()
-        path = os.path.join(output_dir, "trainer_state.json")
-        TrainerState(global_step=2).save_to_json(path)
-        TrainerState(global_step=4).save_to_json(path)
-        self.assertEqual(os.listdir(output_dir), ["trainer_state.json"])  # no temporary file left behind
-        self.assertEqual(TrainerState.load_from_json(path).global_step, 4)
-
-
-class CheckpointRotationTest(TestCasePlus):
-    def test_keeps_newest_complete(self):
-        # Stock's rule protects the most recent folder: an interrupted save must not push out the one to resume from
-        output_dir = self.get_auto_remove_tmp_dir()
-        make_checkpoint(output_dir, 2)
-        make_checkpoint(output_dir, 4)
-        make_checkpoint(output_dir, 6, complete=False)
+        for step, complete in [(2, True), (4, True), (6, False)]:
+            make_checkpoint(output_dir, step, complete=complete)
         rotate_checkpoints(output_dir, save_total_limit=1)
         self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-4", "checkpoint-6"])
 
-    def test_incomplete_older_than_newest_complete_goes_first(self):
+    def test_rotation_incomplete_older_than_newest_complete_goes_first(self):
         # A job killed while saving 20 resumed from 14 and saved 25: 20 can never be resumed from, and goes first
         output_dir = self.get_auto_remove_tmp_dir()
         for step, complete in [(8, True), (14, True), (20, False), (25, True)]:
@@ -396,127 +257,118 @@ class CheckpointRotationTest(TestCasePlus):
         rotate_checkpoints(output_dir, save_total_limit=2)
         self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-14", "checkpoint-25"])
 
-    def test_read_error_keeps_best(self):
+    def test_rotation_read_error_does_not_go_first(self):
         output_dir = self.get_auto_remove_tmp_dir()
-        best = make_checkpoint(output_dir, 2)
-        make_checkpoint(output_dir, 4)
-        make_checkpoint(output_dir, 6)
-        with read_error_on(os.path.join(best, "trainer_state.json")):
-            rotate_checkpoints(output_dir, save_total_limit=2, best_model_checkpoint=best)
-        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-2", "checkpoint-6"])
-
-    def test_no_limit_deletes_nothing(self):
-        output_dir = self.get_auto_remove_tmp_dir()
-        make_checkpoint(output_dir, 2, complete=False)
-        make_checkpoint(output_dir, 4)
-        rotate_checkpoints(output_dir, save_total_limit=None)
-        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-2", "checkpoint-4"])
+        for step in (2, 4, 6):
+            make_checkpoint(output_dir, step)
+        with read_error_on(os.path.join(output_dir, "checkpoint-4", "trainer_state.json")):
+            rotate_checkpoints(output_dir, save_total_limit=2)
+        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-4", "checkpoint-6"])
 
 
 @require_torch
-class ResumeTest(TestCasePlus):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        # One job trained in this process: checkpoint-2, checkpoint-4, checkpoint-6
-        cls.trained_dir = cls().get_auto_remove_tmp_dir(after=False)
-        train_tiny_model(cls.trained_dir)
+class TrainerSaveResumeTest(TestCasePlus):
+    def test_state_written_atomically(self):
+        # A write of trainer_state.json that fails halfway leaves none, and no temporary file (a kill: `KilledJobTest`)
+        folder = make_checkpoint(self.get_auto_remove_tmp_dir(), 4, complete=False)
 
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.trained_dir, ignore_errors=True)
-        super().tearDownClass()
+        def write_half(state, path):
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("{")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    def copy_checkpoints(self, *steps):
+        with mock.patch.object(TrainerState, "save_to_json", write_half), self.assertRaises(OSError):
+            tiny_trainer(folder)._save_trainer_state(folder)
+        self.assertEqual(sorted(os.listdir(folder)), PLACEHOLDERS)
+
+    def test_state_completes_jit_checkpoint(self):
         output_dir = self.get_auto_remove_tmp_dir()
-        for step in steps:
-            name = f"checkpoint-{step}"
-            shutil.copytree(os.path.join(self.trained_dir, name), os.path.join(output_dir, name))
-        return output_dir
+        folder = make_checkpoint(output_dir, 4, complete=False, jit_marker=True)
+        tiny_trainer(output_dir)._save_trainer_state(folder)
+        self.assertEqual(get_last_checkpoint(output_dir), folder)
 
-    def test_folder_without_state(self):
-        output_dir = self.copy_checkpoints(4)
-        checkpoint = os.path.join(output_dir, "checkpoint-4")
-        os.remove(os.path.join(checkpoint, "trainer_state.json"))
-        with self.assertRaises(ValueError) as refused:
+    def test_save_waits_for_every_process(self):
+        # A checkpoint saved again loses its trainer_state.json before anyone writes into it; trainer_state.json is
+        # written once every process has written its part, and older checkpoints deleted once it is written everywhere
+        output_dir = self.get_auto_remove_tmp_dir()
+        trainer = tiny_trainer(output_dir, save_total_limit=1)
+        trainer.state.global_step = 4
+        state_file = os.path.join(make_checkpoint(output_dir, 4), "trainer_state.json")
+        events = []
+
+        def record(event):
+            return lambda *args, **kwargs: events.append(event)
+
+        writes = {"save_model": "model", "_save_optimizer_and_scheduler": "optimizer", "_save_rng_state": "rng"}
+        with (
+            mock.patch.object(trainer.accelerator, "wait_for_everyone", record("wait")),
+            mock.patch.multiple(
+                Trainer, _save_trainer_state=record("state"), **{k: record(v) for k, v in writes.items()}
+            ),
+            mock.patch("transformers.trainer.rotate_checkpoints", record("rotate")),
+        ):
+            trainer._save_checkpoint(trainer.model, trial=None)
+        self.assertFalse(os.path.exists(state_file))
+        self.assertEqual(events, ["wait", "model", "optimizer", "rng", "wait", "state", "wait", "rotate"])
+
+    def test_refuses_checkpoint_without_state(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        make_checkpoint(output_dir, 2)
+        checkpoint = make_checkpoint(output_dir, 4, complete=False)
+        with self.assertRaises(ValueError) as refused:  # before anything is loaded: placeholders would not load
             train_tiny_model(output_dir, resume_from_checkpoint=checkpoint)
         message = str(refused.exception)
-        self.assertTrue(message.startswith(f"Can't find a valid checkpoint at {checkpoint}"), message)
-        self.assertIn("trainer_state.json", message)
-        self.assertIn("resume_from_checkpoint=True", message)
-        self.assertFalse(os.path.exists(os.path.join(output_dir, "result.json")), "training must not start")
+        self.assertTrue(message.startswith(f"Can't find a valid checkpoint at {checkpoint}: it has no trainer_state"))
+        self.assertIn(f"the newest in {output_dir} is {output_dir}/checkpoint-2", message)
 
-    def test_command_line_true(self):
+    def test_refuses_missing_folder(self):
         # `--resume_from_checkpoint True` reaches `train()` as the string "True": stock's words, then what works
-        output_dir = self.copy_checkpoints(4)
         with self.assertRaises(ValueError) as refused:
-            train_tiny_model(output_dir, resume_from_checkpoint="True")
-        message = str(refused.exception)
-        self.assertTrue(message.startswith("Can't find a valid checkpoint at True"), message)
-        self.assertIn("resume_from_checkpoint=True", message)
-        self.assertIn("give the checkpoint's path", message)
+            train_tiny_model(self.get_auto_remove_tmp_dir(), resume_from_checkpoint="True")
+        self.assertIn("Can't find a valid checkpoint at True: there is no such folder", str(refused.exception))
+        self.assertIn("give the checkpoint's path", str(refused.exception))
 
-    def test_folder_without_optimizer(self):
+    def test_accepts_checkpoint_without_optimizer(self):
         # What `save_model()` and `save_state()` write: resumed with a fresh optimizer and scheduler, as in stock
-        output_dir = self.copy_checkpoints(4)
-        checkpoint = os.path.join(output_dir, "checkpoint-4")
-        os.remove(os.path.join(checkpoint, "optimizer.pt"))
-        os.remove(os.path.join(checkpoint, "scheduler.pt"))
-        train_tiny_model(output_dir, resume_from_checkpoint=checkpoint)
-        self.assertEqual(read_result(output_dir), {"start_step": 4, "end_step": 6})
-
-    def test_skips_incomplete(self):
-        output_dir = self.copy_checkpoints(2, 4)
-        os.remove(os.path.join(output_dir, "checkpoint-4", "trainer_state.json"))
-        with CaptureLogger(logging.get_logger("transformers.trainer_utils")) as captured:
-            train_tiny_model(output_dir, resume_from_checkpoint=True)
-        self.assertIn("Skipped incomplete checkpoints", captured.out)
-        self.assertEqual(read_result(output_dir), {"start_step": 2, "end_step": 6})
-
-    def test_resave_clears_jit_marker(self):
-        # A just-in-time save of checkpoint-4 that did not finish; checkpoint-4 saved again is complete
-        output_dir = self.copy_checkpoints(2, 4)
-        make_marker = os.path.join(output_dir, "checkpoint-4", JIT_MARKER)
-        with open(make_marker, "w", encoding="utf-8") as f:
-            f.write("in progress")
-        self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-2"))
-        train_tiny_model(output_dir, max_steps=4, resume_from_checkpoint=True)
-        self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-4"))
+        folder = make_checkpoint(self.get_auto_remove_tmp_dir(), 4)
+        for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
+            os.remove(os.path.join(folder, name))
+        Trainer._check_checkpoint_finished(folder)
 
 
 @require_torch
 class KilledJobTest(TestCasePlus):
     """A job SIGKILLed in a save resumes with `resume_from_checkpoint=True` from its newest complete checkpoint."""
 
-    def kill_and_resume(self, kill_at, kill_on_save=2, **job):
-        output_dir = self.get_auto_remove_tmp_dir()
-        job = {"output_dir": output_dir, "save_total_limit": 1, **job}
-        exitcode = run_in_fresh_process(train_with_kill_switch, kill_at=kill_at, kill_on_save=kill_on_save, **job)
-        self.assertEqual(exitcode, -signal.SIGKILL, f"the job was not killed at {kill_at}")
-        newest_complete = newest_journaled_step(output_dir)
-        self.assertGreater(newest_complete, 0)
+    def kill_and_resume(self, output_dir, point, newest_complete, state_files, on_save=2, **killed_job):
+        job = {"output_dir": output_dir, "save_total_limit": 1}
+        killed = {"kill_at": point, "kill_on_save": on_save, **job, **killed_job}
+        self.assertEqual(run_in_fresh_process(train_with_kill_switch, **killed), -signal.SIGKILL, "not killed")
+        left = [name for name in os.listdir(f"{output_dir}/checkpoint-4") if name.startswith("trainer_state")]
+        self.assertRegex(" ".join(left), f"^{state_files}$")
+        self.assertEqual(get_last_checkpoint(output_dir), f"{output_dir}/checkpoint-{newest_complete}")
 
-        exitcode = run_in_fresh_process(train_tiny_model, resume_from_checkpoint=True, **job)
-        self.assertEqual(exitcode, 0, f"the job killed at {kill_at} did not resume")
+        self.assertEqual(run_in_fresh_process(train_tiny_model, resume_from_checkpoint=True, **job), 0)
         self.assertEqual(read_result(output_dir), {"start_step": newest_complete, "end_step": 6})
-        # Leftovers were overwritten or aged out through rotation: only the final checkpoint stays, complete
+        # Leftovers were overwritten or rotated out: only the final checkpoint stays
         self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-6"])
 
-    @parameterized.expand([("before_trainer_state",), ("while_trainer_state",), ("in_rotation",)])
-    def test_killed_mid_save(self, point):
-        # Everything but the state file; the state file half written; the previous checkpoint half deleted
-        self.kill_and_resume(point)
+    @parameterized.expand(
+        [
+            ("before_trainer_state", 2, ""),  # all of checkpoint-4 but trainer_state.json
+            ("while_trainer_state", 2, r"trainer_state\.json\.\w+\.tmp"),  # half of it, under a temporary name
+            ("in_rotation", 4, r"trainer_state\.json"),  # checkpoint-4 complete, checkpoint-2 half deleted
+        ]
+    )
+    def test_killed_in_save(self, point, newest_complete, state_files):
+        self.kill_and_resume(self.get_auto_remove_tmp_dir(), point, newest_complete, state_files)
 
-    def test_killed_mid_resave(self):
-        # A complete checkpoint-4 is saved again after resuming from checkpoint-2, and the job dies halfway through
+    def test_killed_in_save_again(self):
+        # After a resume from checkpoint-2, checkpoint-4 is saved again: half new, half old, it is not complete
         output_dir = self.get_auto_remove_tmp_dir()
         self.assertEqual(run_in_fresh_process(train_tiny_model, output_dir=output_dir, max_steps=4), 0)
-        checkpoint = os.path.join(output_dir, "checkpoint-2")
-        killed = {"kill_at": "after_model", "kill_on_save": 1, "resume_from_checkpoint": checkpoint}
-        exitcode = run_in_fresh_process(train_with_kill_switch, output_dir=output_dir, max_steps=4, **killed)
-        self.assertEqual(exitcode, -signal.SIGKILL)
-        # Half new, half old: not complete, whatever its previous trainer_state.json said
-        self.assertEqual(get_last_checkpoint(output_dir), checkpoint)
+        resumed = {"resume_from_checkpoint": f"{output_dir}/checkpoint-2", "on_save": 1}
+        self.kill_and_resume(output_dir, "after_model", 2, "", **resumed)
 
 
 if __name__ == "__main__":
