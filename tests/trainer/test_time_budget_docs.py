@@ -11,142 +11,85 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""
-The guide to time budgets (docs/source/en/time_budget.md) runs as written, and the command lines, log lines and
-progress text it shows are the ones training takes and writes.
-"""
+"""The guide to time budgets (docs/source/en/time_budget.md): its examples run, and it shows what training does."""
 
-import json
 import os
 import re
 import shlex
 import subprocess
-import sys
-import unittest
+import time
 from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
 
 from parameterized import parameterized
 
-from transformers import HfArgumentParser, TrainerState, TrainingArguments
-from transformers.testing_utils import TestCasePlus
-from transformers.trainer_callback import _TimeSchedule
+from transformers import HfArgumentParser, Trainer, TrainerControl, TrainerState, TrainingArguments
+from transformers.testing_utils import TestCasePlus, require_torch
+from transformers.trainer_time_budget import TimeBudgetCallback
 
 from .test_time_strategy_docs import python_blocks, run_python_block
-from .time_strategy_testing import FakeClock, patch_clock
+from .test_trainer_time_budget import ARGS, LOGGER
+from .time_strategy_testing import FakeClock, RandomTokenDataset, Ticks, tiny_model
 
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "source" / "en" / "time_budget.md"
-BASH_BLOCK = re.compile(r"^ *```bash\n(.*?)^ *```$", re.DOTALL | re.MULTILINE)
-TEXT_BLOCK = re.compile(r"^```text\n(.*?)^```$", re.DOTALL | re.MULTILINE)
-
-
-def masked(text: str) -> str:
-    """`text` with every number (and so every date, duration and step) replaced by `N`."""
-    return re.sub(r"\d+", "N", text)
-
-
-def train_command_lines() -> list[str]:
-    """The arguments given to `train.py` or `run_clm.py` in the page's shell blocks, continuation lines joined."""
-    commands = []
-    for block in BASH_BLOCK.findall(PAGE.read_text(encoding="utf-8")):
-        for line in re.sub(r"\\\n\s*", " ", block).splitlines():
-            script = re.search(r"(train|run_clm)\.py", line)
-            if script:
-                commands.append(line.split(script.group(0), 1)[1].rstrip("'"))
-    return commands
-
-
-def shell_function(name: str) -> str:
-    """The definition of the shell function `name` in the page's SLURM recipe."""
-    (block,) = [block for block in BASH_BLOCK.findall(PAGE.read_text(encoding="utf-8")) if "#SBATCH" in block]
-    return re.search(rf"^{name}\(\) {{\n.*?^}}$", block, re.DOTALL | re.MULTILINE).group(0)
+TEXT = PAGE.read_text(encoding="utf-8")
+(BATCH_SCRIPT,) = [block for block in re.findall(r"```bash\n(.*?)```", TEXT, re.DOTALL) if "#SBATCH" in block]
 
 
 class TimeBudgetDocsTest(TestCasePlus):
-    def test_page_has_python_examples(self):
-        self.assertGreaterEqual(len(python_blocks(PAGE)), 2)
-
     @parameterized.expand(python_blocks(PAGE))
     def test_python_block_runs(self, name, code):
         run_python_block(PAGE, name, code)
 
-    def test_training_command_lines_parse(self):
-        commands = train_command_lines()
-        self.assertGreaterEqual(len(commands), 3)
-        for command in commands:
-            with self.subTest(command=command):
-                # A budget computed by the shell, `$(( ... ))`, is a number of seconds; a checkpoint found, a path
-                command = re.sub(r"\$\(\(.*\)\)", "3600", command)
-                command = re.sub(r"\$\{CHECKPOINT:\+(.*?)\}", r"\1", command).replace(
-                    "$CHECKPOINT", "out/checkpoint-8"
-                )
-                # The arguments of `run_clm.py`'s own dataclasses (model, data) are left over
-                args, *_ = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(
-                    shlex.split(command), return_remaining_strings=True
-                )
-                self.assertIsNotNone(args.max_time)
-                if "CHECKPOINT" in command:
-                    self.assertEqual(args.resume_from_checkpoint, "out/checkpoint-8")
+    def test_constants_are_the_ones_explained(self):
+        callback = TimeBudgetCallback
+        constants = (callback.margin, callback.untimed_save_seconds, callback.untimed_save_bytes_per_second)
+        self.assertEqual((*constants, callback.untimed_eval_share), (2.0, 1.0, 100e6, 0.1))
 
-    def test_slurm_recipe_resumes_from_the_newest_complete_checkpoint_until_the_last_step(self):
-        output_dir = self.get_auto_remove_tmp_dir()
-        # (step, trainer_state.json written, incomplete marker): 12 and 11 were cut short
-        for step, state, marker in [(2, True, False), (10, True, False), (11, False, False), (12, True, True)]:
-            os.makedirs(os.path.join(output_dir, f"checkpoint-{step}"))
-            if state:
-                with open(
-                    os.path.join(output_dir, f"checkpoint-{step}", "trainer_state.json"), "w", encoding="utf-8"
-                ) as f:
-                    json.dump({"global_step": step, "max_steps": 20}, f)
-            if marker:
-                open(
-                    os.path.join(output_dir, f"checkpoint-{step}", "checkpoint-is-incomplete.txt"),
-                    "w",
-                    encoding="utf-8",
-                ).close()
-        script = f"""{shell_function("last_checkpoint")}
-{shell_function("is_final")}
-python() {{ "{sys.executable}" "$@"; }}
-CHECKPOINT=$(last_checkpoint "$1")
-echo "$CHECKPOINT"
-is_final "$CHECKPOINT" && echo final || echo not final
-"""
+    def test_log_lines_are_the_ones_training_writes(self):
+        args = TrainingArguments(self.get_auto_remove_tmp_dir(), max_train_time="23h30m", eval_strategy="steps")
+        state, control = TrainerState(global_step=41249, max_steps=100000, epoch=0.5), TrainerControl()
+        clock, callback = FakeClock(), TimeBudgetCallback()
+        callback.set_trainer(SimpleNamespace(eval_dataset=None))
+        with mock.patch.object(TimeBudgetCallback, "clock", clock), self.assertLogs(LOGGER, level="INFO") as logs:
+            callback.on_train_begin(args, state, control)
+            callback.on_step_end(args, state, control)
+            state.global_step += 1
+            clock.advance(84000)
+            callback.on_step_end(args, state, control)
+        shown = re.sub(r"\d+", "N", "\n".join(re.findall(r"```text\n(.*?)```", TEXT, re.DOTALL)))
+        self.assertEqual(len(logs.records), 2)
+        for record in logs.records:
+            self.assertIn(re.sub(r"\d+", "N", record.getMessage()), shown)
 
-        def run(directory):
-            return subprocess.run(["bash", "-c", script, "recipe", directory], capture_output=True, text=True).stdout
-
-        self.assertEqual(run(output_dir), f"{output_dir}/checkpoint-10\nnot final\n")
-        os.makedirs(os.path.join(output_dir, "checkpoint-20"))
-        with open(os.path.join(output_dir, "checkpoint-20", "trainer_state.json"), "w", encoding="utf-8") as f:
-            json.dump({"global_step": 20, "max_steps": 20}, f)
-        self.assertEqual(run(output_dir), f"{output_dir}/checkpoint-20\nfinal\n")
-        self.assertEqual(run(os.path.join(output_dir, "missing")).splitlines()[0], "")
-
-    def test_log_lines_and_progress_are_the_ones_training_writes(self):
-        clock = FakeClock()
-        args = TrainingArguments(
-            self.get_auto_remove_tmp_dir(),
-            max_time="23h30m",
-            eval_strategy="time",
-            eval_time="1h",
-            save_strategy="time",
-            save_time="30m",
-            report_to=[],
+    def test_batch_script_computes_the_budget_and_passes_it(self):
+        lines = [line for line in BATCH_SCRIPT.splitlines() if line.startswith(("END=", "BUDGET="))]
+        env = {**os.environ, "SLURM_JOB_END_TIME": str(int(time.time()) + 3600)}
+        budget = subprocess.run(
+            ["bash", "-c", "\n".join([*lines, "echo $BUDGET"])], env=env, capture_output=True, text=True
         )
-        state = TrainerState(global_step=41250, max_steps=100000)
-        with patch_clock(clock), self.assertLogs("transformers.trainer_callback", level="INFO") as logs:
-            schedule = _TimeSchedule(args, state, train_start=clock())
-            progress = schedule.progress()
-            schedule.stop("time budget", clock())
-            _TimeSchedule(args, TrainerState(global_step=41250, max_steps=100000)).stop("SIGTERM", clock())
-        page = masked("\n".join(TEXT_BLOCK.findall(PAGE.read_text(encoding="utf-8"))))
-        # The progress text, when training stops at the latest (logged by each schedule), the two reasons to stop
-        lines = list(dict.fromkeys([progress] + [record.getMessage() for record in logs.records]))
-        self.assertEqual(len(lines), 4)
-        for line in lines:
-            with self.subTest(line=line):
-                self.assertIn(masked(line), page)
+        self.assertIn(int(budget.stdout), (2999, 3000))
+        command = re.sub(r"\\\n\s*", "", BATCH_SCRIPT.split("train.py", 1)[1].split("\n\n", 1)[0])
+        (args,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(
+            shlex.split(command.replace("$BUDGET", "3000"))
+        )
+        self.assertEqual((args.max_train_time, args.enable_jit_checkpoint), (3000.0, True))
 
-
-if __name__ == "__main__":
-    unittest.main()
+    @require_torch
+    def test_recipe_resumes_until_training_is_done(self):
+        (code,) = [code for _, code in python_blocks(PAGE) if "train_in_this_allocation" in code]
+        namespace, output_dir = {}, self.get_auto_remove_tmp_dir()
+        exec(code, namespace)
+        for done in (False, True):
+            # 1s steps and a 12s budget: the first allocation stops at step 9 (9 + 2 * 1 + 1 > 12), the second ends at 12
+            clock = FakeClock()
+            args = TrainingArguments(
+                output_dir, max_train_time=12, **{**ARGS, "max_steps": 12, "save_strategy": "steps"}
+            )
+            trainer = Trainer(tiny_model(), args, train_dataset=RandomTokenDataset(64), callbacks=[Ticks(clock)])
+            with mock.patch.object(TimeBudgetCallback, "clock", clock):
+                namespace["train_in_this_allocation"](trainer)
+            self.assertEqual(trainer.state.global_step, 12 if done else 9)
+            self.assertEqual(os.path.exists(os.path.join(output_dir, "TRAINING_DONE")), done)

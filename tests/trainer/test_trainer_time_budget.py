@@ -11,322 +11,232 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""
-Tests for `TrainingArguments.max_time`: the value, and when training stops under a time budget, driven by a fake clock
-(nothing sleeps): what is kept in hand for the events timed and not timed yet, the final checkpoint under each save
-strategy, the best model, the log and the metrics.
-"""
+"""`TrainingArguments.max_train_time` and `TimeBudgetCallback`, on a fake clock (nothing sleeps)."""
 
 import os
+from datetime import timedelta
+from types import SimpleNamespace
 from unittest import mock
 
 from parameterized import parameterized
 
 from transformers import (
     HfArgumentParser,
-    TrainerCallback,
+    Trainer,
+    TrainerControl,
     TrainerState,
     TrainingArguments,
     is_torch_available,
 )
-from transformers.testing_utils import TestCasePlus, require_torch
-from transformers.trainer_callback import _TimeSchedule
+from transformers.testing_utils import CaptureLogger, TestCasePlus, require_torch
+from transformers.trainer_time_budget import TimeBudgetCallback
 from transformers.trainer_utils import get_last_checkpoint
+from transformers.utils import logging
 
-from .time_strategy_testing import (
-    FakeClock,
-    RandomTokenDataset,
-    TimedTrainer,
-    make_timed_trainer,
-    patch_clock,
-    time_training_arguments,
-)
+from .time_strategy_testing import FakeClock, RandomTokenDataset, Ticks, tiny_model
 
 
 if is_torch_available():
-    import safetensors.torch as safetensors_torch
     import torch
+    from safetensors.torch import load_file
 
-    from transformers.trainer import TRAINER_STATE_NAME
-
-
-CALLBACK_LOGGER = "transformers.trainer_callback"
-
-
-class TakesTime(TrainerCallback):
-    """Advances `clock` by `seconds` in `on_train_begin`: set-up inside `train()`, such as loading a checkpoint."""
-
-    def __init__(self, clock: FakeClock, seconds: float):
-        self.clock, self.seconds = clock, seconds
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.clock.advance(self.seconds)
+LOGGER = "transformers.trainer_time_budget"
+ARGS = {"max_steps": 1000, "per_device_train_batch_size": 2, "save_strategy": "no", "use_cpu": True, "report_to": []}
+EVAL = {"eval_strategy": "steps", "per_device_eval_batch_size": 2}
+EVAL_SAVE = {"eval_strategy": "steps", "save_strategy": "steps", "events": range(10, 1000, 10)}
 
 
-class SlowerAtTheStop(TrainerCallback):
-    """Makes the evaluation and save of the stop `factor` times slower on `trainer` (the machine got busy)."""
+class SlowEvents(Ticks):
+    """`Ticks`, and each evaluation and save lasts 3s (before `TimeBudgetCallback`, added when training starts)."""
 
-    def __init__(self, factor: float):
-        self.factor, self.trainer = factor, None
+    def on_evaluate(self, args, state, control, **kwargs):
+        super().on_evaluate(args, state, control, **kwargs)
+        self.clock.advance(3)
 
-    def on_step_end(self, args, state, control, **kwargs):
-        if control.should_training_stop:
-            self.trainer.eval_duration *= self.factor
-            self.trainer.save_duration *= self.factor
-
-
-if is_torch_available():
-
-    class UnsizedTokenDataset(torch.utils.data.IterableDataset):
-        """The examples of a `RandomTokenDataset`, without a length."""
-
-        def __init__(self, length: int):
-            self.examples = RandomTokenDataset(length, seed=1)
-
-        def __iter__(self):
-            return (self.examples[i] for i in range(len(self.examples)))
-
-
-class TimedEvaluationLoop(TimedTrainer):
-    """A `TimedTrainer` on which evaluating each dataset takes 5s."""
-
-    def evaluation_loop(self, *args, **kwargs):
-        self.clock.advance(5)
-        return super().evaluation_loop(*args, **kwargs)
+    def on_save(self, args, state, control, **kwargs):
+        super().on_save(args, state, control, **kwargs)
+        self.clock.advance(3)
 
 
 @require_torch
-class MaxTimeArgumentTest(TestCasePlus):
-    def setUp(self):
-        super().setUp()
-        self.output_dir = self.get_auto_remove_tmp_dir()
-
-    @parameterized.expand([("units", "3h50m", 13800.0), ("unset", None, None)])
-    def test_seconds(self, _, value, seconds):
-        self.assertEqual(time_training_arguments(self.output_dir, max_time=value).max_time, seconds)
+class TimeBudgetCallbackTest(TestCasePlus):
+    def run_budget(self, budget=100, events=(), first_step=1, log=0, evals=(4,), epoch_steps=10**6, **kwargs):
+        """
+        Drives the callback's hooks as `Trainer` calls them, until it stops training: 1s update steps, and at the steps
+        `events` a training log of `log`s, evaluations of `evals`s (one per dataset) and a save of 2s, as configured.
+        """
+        hooks = {name: kwargs.pop(name, None) for name in ("model", "optimizer")}
+        trainer = {name: kwargs.pop(name, None) for name in ("eval_dataset", "accelerator")}
+        args = TrainingArguments(self.get_auto_remove_tmp_dir(), max_train_time=budget, **{**ARGS, **kwargs})
+        state, control = TrainerState(max_steps=args.max_steps), TrainerControl()
+        clock, callback = FakeClock(), TimeBudgetCallback()
+        callback.set_trainer(SimpleNamespace(**trainer))
+        with mock.patch.object(TimeBudgetCallback, "clock", clock):
+            callback.on_train_begin(args, state, control)
+            while state.global_step < args.max_steps and not control.should_training_stop:
+                clock.advance(1 if state.global_step else first_step)
+                state.global_step += 1
+                state.epoch = state.global_step / epoch_steps
+                due = state.global_step in events
+                eval_due, save_due = due and args.eval_strategy == "steps", due and args.save_strategy == "steps"
+                control = TrainerControl(should_evaluate=eval_due, should_save=save_due)
+                callback.on_step_end(args, state, control, **hooks)
+                if due:
+                    clock.advance(log)
+                    callback.on_log(args, state, control, logs={"loss": 1.0})
+                for seconds in evals if control.should_evaluate else ():
+                    clock.advance(seconds)
+                    callback.on_log(args, state, control, logs={"eval_loss": 1.0})  # before `on_evaluate`, as usual
+                    callback.on_evaluate(args, state, control)
+                if control.should_save or (args.save_strategy == "epoch" and state.epoch.is_integer()):
+                    clock.advance(2)
+                    callback.on_save(args, state, control)
+        return state.global_step, control, clock()
 
     @parameterized.expand(
-        [("word", "soon", "`max_time` is not a duration"), ("zero", 0, "`max_time` must be positive")]
+        [
+            # Evaluations of 4s and saves of 2s every 10 steps: 2 * (1 + 4 + 2)s kept, 2 * (1 + 4 + 2 + 4 + 2)s at a
+            # step with events. Step 57 ends at 87 > 100 - 14, step 50 at 74 > 99 - 26 (its events are the final ones)
+            ("timed_events", {**EVAL_SAVE, "budget": 100}, 57),
+            ("events_due_now", {**EVAL_SAVE, "budget": 99}, 50),
+            # Epoch-level saves of 2s: 2 * (1 + 2)s kept, 2 * (1 + 2 + 2)s at an epoch's end: step 80 ends at 94 > 90
+            ("epoch_end", {"save_strategy": "epoch", "epoch_steps": 10}, 80),
+            # A first step of 50s is not timed (step 50 ends at 99 > 100 - 2), nor a stop
+            ("first_step_not_timed", {"first_step": 50}, 50),
+            ("first_step_not_a_stop", {"first_step": 50, "budget": 10}, 2),
+            # An evaluation not timed yet: its batches as steps, kept twice. 4 batches of 2: step 91 ends at 91 > 90
+            ("untimed_eval", {**EVAL, "eval_dataset": [0] * 8}, 91),
+            ("untimed_eval_larger_batches", {**EVAL, "eval_dataset": [0] * 8, "per_device_eval_batch_size": 4}, 91),
+            ("untimed_eval_accumulation", {**EVAL, "eval_dataset": [0] * 8, "gradient_accumulation_steps": 2}, 95),
+            ("untimed_eval_datasets", {**EVAL, "eval_dataset": {"a": [0] * 8, "b": [0] * 8}}, 83),
+            ("untimed_eval_no_length", {**EVAL, "eval_dataset": iter([0] * 8)}, 89),  # a tenth of the budget
+            # One evaluation at step 10, 4s after a training log of 20s: 2 * (1 + 4)s kept, step 67 ends at 91 > 90
+            ("eval_without_training_log", {**EVAL, "events": {10}, "log": 20}, 67),
+            # Two evaluation datasets of 4s each: 2 * (1 + 8)s kept, step 75 ends at 83 > 82
+            ("eval_datasets_add_up", {**EVAL, "events": {10}, "evals": (4, 4)}, 75),
+        ]
     )
-    def test_invalid_value_names_the_field(self, _, value, message):
+    def test_stop_step(self, _, kwargs, stop):
+        self.assertEqual(self.run_budget(**kwargs)[0], stop)
+
+    def test_untimed_save_is_estimated_from_the_bytes_written(self):
+        # 1s, plus 100 MB of model and 200 MB of optimizer state at 100 MB/s: 2 * 1 + 4s kept, step 95 ends at 95 > 94
+        model = SimpleNamespace(parameters=lambda: [], buffers=lambda: [torch.empty(25_000_000)])
+        optimizer = SimpleNamespace(state={0: {"exp_avg": torch.empty(50_000_000), "step": 3}})
+        self.assertEqual(self.run_budget(model=model, optimizer=optimizer, save_strategy="steps")[0], 95)
+
+    @parameterized.expand(
+        [
+            ("save_steps", {"save_strategy": "steps"}, True, False),
+            ("save_time", {"save_strategy": "time", "save_time": 60}, True, False),
+            ("save_epoch", {"save_strategy": "epoch"}, False, False),
+            ("eval_steps", {"eval_strategy": "steps"}, False, True),
+            ("eval_steps_delay", {"eval_strategy": "steps", "eval_delay": 3}, False, False),
+            ("eval_time", {"eval_strategy": "time", "eval_time": 60}, False, True),
+            # Under "time", `eval_delay` is over once an evaluation ran: the same on every process, whatever its clock
+            ("eval_time_delay", {"eval_strategy": "time", "eval_time": 60, "eval_delay": 5}, False, False),
+            ("eval_epoch", {"eval_strategy": "epoch"}, False, False),
+        ]
+    )
+    def test_stop_sets_the_final_save_and_evaluation(self, _, strategies, should_save, should_evaluate):
+        step, control, _ = self.run_budget(budget=2, first_step=5, **strategies)  # stops at step 2, at 6s
+        self.assertEqual((step, control.should_training_stop), (2, True))
+        self.assertEqual((control.should_save, control.should_evaluate), (should_save, should_evaluate))
+
+    @parameterized.expand(
+        [
+            ("eval_and_save", EVAL_SAVE, " and the final evaluation and save"),
+            ("save", {"save_strategy": "steps"}, " and the final save"),
+            ("nothing", {}, ""),
+        ]
+    )
+    def test_stop_warning(self, _, strategies, final):
+        with self.assertLogs(LOGGER, level="WARNING") as logs:
+            self.run_budget(budget=2, **strategies)
+        message = "Stopping training at step 2 of 1000: 0.0s are left of the time budget (`max_train_time`, 2s)"
+        self.assertEqual(logs.output, [f"WARNING:{LOGGER}:{message}, too few for one more step{final}."])
+
+    def test_last_step_is_not_a_stop(self):
+        with self.assertNoLogs(LOGGER, level="WARNING"):
+            self.assertFalse(self.run_budget(budget=2, max_steps=2, save_strategy="steps")[1].should_save)
+
+    def test_stop_agreed_elsewhere_is_said_where_it_was_decided(self):
+        accelerator = mock.Mock(check_trigger=mock.Mock(side_effect=[False] * 3 + [True]))
+        with mock.patch.object(TrainingArguments, "world_size", new_callable=mock.PropertyMock, return_value=2):
+            with CaptureLogger(logging.get_logger(LOGGER)) as captured:
+                self.run_budget(accelerator=accelerator)
+        self.assertNotIn("Stopping training", captured.out)
+
+    def test_stop_decided_by_another_callback_adds_nothing(self):
+        # A SIGTERM's JIT save stops training at the step where the budget would: no second save there
+        callback, args = TimeBudgetCallback(), TrainingArguments(self.get_auto_remove_tmp_dir(), max_train_time=1)
+        callback.set_trainer(SimpleNamespace(eval_dataset=None))
+        state, clock = TrainerState(max_steps=10), FakeClock()
+        with mock.patch.object(TimeBudgetCallback, "clock", clock):
+            callback.on_train_begin(args, state, TrainerControl())
+            for step in (1, 2):
+                state.global_step, control = step, TrainerControl(should_training_stop=step == 2)
+                clock.advance(5)
+                callback.on_step_end(args, state, control)
+        self.assertFalse(control.should_save)
+
+    def test_processes_agree_at_every_step_end_after_the_first(self):
+        # Another process's clock ran out at step 5: this one stops too. Its own runs out at 99: it tells the others
+        accelerator = mock.Mock(check_trigger=mock.Mock(side_effect=[False] * 3 + [True]))
+        with mock.patch.object(TrainingArguments, "world_size", new_callable=mock.PropertyMock, return_value=2):
+            self.assertEqual(self.run_budget(accelerator=accelerator)[0], 5)
+            accelerator.check_trigger.side_effect = lambda: accelerator.set_trigger.called
+            self.assertEqual(self.run_budget(accelerator=accelerator)[0], 99)
+
+
+@require_torch
+class MaxTrainTimeTest(TestCasePlus):
+    @parameterized.expand([("3h50m", 13800.0), ("71:00:00", 255600.0), (timedelta(minutes=2), 120.0), (None, None)])
+    def test_value_in_seconds(self, value, seconds):
+        args = TrainingArguments(self.get_auto_remove_tmp_dir(), max_train_time=value)
+        self.assertEqual(args.max_train_time, seconds)
+
+    @parameterized.expand([("soon", "`max_train_time` is not a duration"), (0, "`max_train_time` must be positive")])
+    def test_invalid_value(self, value, message):
         with self.assertRaisesRegex(ValueError, message):
-            time_training_arguments(self.output_dir, max_time=value)
+            TrainingArguments(self.get_auto_remove_tmp_dir(), max_train_time=value)
 
     def test_command_line(self):
-        (args,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(
-            ["--output_dir", self.output_dir, "--max_time", "23:30:00", "--report_to", "none"]
-        )
-        self.assertEqual(args.max_time, 84600.0)
+        command_line = ["--output_dir", self.get_auto_remove_tmp_dir(), "--max_train_time", "23:30:00"]
+        (args,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(command_line)
+        self.assertEqual(args.max_train_time, 84600.0)
 
-    def test_checked_before_the_first_step(self):
-        trainer, recorder = make_timed_trainer(self.output_dir, max_steps=4)
-        trainer.args.max_time = "soon"
-        with self.assertRaisesRegex(ValueError, "`max_time` is not a duration"):
+    def test_value_set_late_is_checked_when_training_starts(self):
+        args = TrainingArguments(self.get_auto_remove_tmp_dir(), max_train_time=60, **ARGS)
+        trainer = Trainer(tiny_model(), args, train_dataset=RandomTokenDataset(4))
+        trainer.args.max_train_time = "soon"
+        with self.assertRaisesRegex(ValueError, "`max_train_time` is not a duration"):
             trainer.train()
-        self.assertEqual(recorder.events, [])
+        self.assertEqual(trainer.state.global_step, 0)
 
-    def test_several_processes_without_process_group(self):
-        # Processes could not agree on the stop (TPU/XLA): refused when train() starts, before the first step
-        trainer, recorder = make_timed_trainer(self.output_dir, max_steps=4, max_time=60)
-        with mock.patch.object(type(trainer.args), "world_size", new_callable=mock.PropertyMock, return_value=2):
-            with self.assertRaisesRegex(ValueError, "`max_time` with 2 processes need a `torch.distributed`"):
-                trainer.train()
-        self.assertEqual(recorder.events, [])
+    def test_budget_set_or_unset_late_applies_when_training_starts(self):
+        args, clock = TrainingArguments(self.get_auto_remove_tmp_dir(), **{**ARGS, "max_steps": 100}), FakeClock()
+        trainer = Trainer(tiny_model(), args, train_dataset=RandomTokenDataset(4), callbacks=[Ticks(clock)])
+        trainer.args.max_train_time = 10
+        with mock.patch.object(TimeBudgetCallback, "clock", clock):
+            self.assertLess(trainer.train().global_step, 10)
+            trainer.args.max_train_time = None
+            self.assertEqual(trainer.train().global_step, 100)
 
-
-@require_torch
-class TimeBudgetStopTest(TestCasePlus):
-    """Training on a fake clock: update steps (1s unless said), evaluations and saves take the durations given."""
-
-    def setUp(self):
-        super().setUp()
-        self.output_dir = self.get_auto_remove_tmp_dir()
-
-    def train(self, max_steps=1000, **kwargs):
-        trainer, recorder = make_timed_trainer(self.output_dir, max_steps=max_steps, **kwargs)
-        output = trainer.train()
-        return trainer, recorder, output
-
-    def assertCompleteCheckpointAt(self, step):
-        checkpoint = os.path.join(self.output_dir, f"checkpoint-{step}")
-        self.assertTrue(os.path.isfile(os.path.join(checkpoint, TRAINER_STATE_NAME)))
-        self.assertEqual(get_last_checkpoint(self.output_dir), checkpoint)
-
-    def test_timed_events_due_and_final_are_kept_twice(self):
-        # Epochs of 8 steps, then an evaluation and a save of 5s each. Step 16 ends at 26 with both due: going on
-        # would keep twice 1 + 10 + 10s (a step, that epoch's events, the final ones), so its events are the final ones
-        trainer, recorder, output = self.train(
-            eval_strategy="epoch", save_strategy="epoch", eval_duration=5, save_duration=5, max_time=60
-        )
-        self.assertEqual(output.global_step, 16)
-        self.assertEqual(recorder.steps("on_save"), [8, 16])
-        self.assertEqual(recorder.clock(), 36)
-
-    def test_final_events_twice_as_slow_as_any_before_end_within_the_budget(self):
-        # Evaluations of 4s and saves of 2s, then the machine gets busy: the final ones take 8s and 4s
-        slower = SlowerAtTheStop(factor=2)
-        trainer, recorder = make_timed_trainer(
-            self.output_dir, max_steps=1000, eval_strategy="steps", eval_steps=10, save_strategy="steps",
-            save_steps=10, eval_duration=4, save_duration=2, max_time=60, callbacks=[slower],
-        )  # fmt: skip
-        slower.trainer = trainer
-        output = trainer.train()
-        self.assertLess(output.global_step, 1000)
-        self.assertLessEqual(recorder.clock(), 60)
-
-    def test_a_save_not_timed_yet_is_estimated_from_what_it_writes(self):
-        # The first save is the final one (epoch-level saves, a long epoch). Kept: twice the step, and for the save
-        # 1s plus the model's and optimizer's bytes at 100 MB/s (milliseconds here)
-        trainer, recorder, output = self.train(
-            train_length=2000, save_strategy="epoch", save_duration=0.5, max_time=100
-        )
-        self.assertEqual(output.global_step, 97)
-        self.assertEqual(recorder.steps("on_save"), [97])
-        self.assertEqual(recorder.clock(), 97.5)
-
-    @parameterized.expand(
-        [
-            ("batches", {}, None, 90),
-            ("larger_eval_batches", {"per_device_eval_batch_size": 4}, None, 90),
-            ("gradient_accumulation", {"gradient_accumulation_steps": 2, "micro_batch_duration": 0.5}, None, 94),
-            ("several_datasets", {}, {"a": 4, "b": 4}, 90),
-            ("no_length", {}, "unsized", 88),
-        ]
-    )
-    def test_an_evaluation_not_timed_yet_is_its_batches_at_the_pace_of_training(self, _, kwargs, datasets, stop):
-        # 8 examples in batches of 2, as in training: kept as 4 steps, twice: 90 = 100 - 2 * (1 + 4). Without a
-        # length, a tenth of `max_time`: 88 = 100 - 2 * 1 - 10
-        trainer, recorder = make_timed_trainer(
-            self.output_dir, max_steps=1000, eval_strategy="steps", eval_steps=1000, eval_duration=2, eval_length=8,
-            save_strategy="no", max_time=100, **{"per_device_eval_batch_size": 2, **kwargs},
-        )  # fmt: skip
-        if datasets == "unsized":
-            trainer.eval_dataset = UnsizedTokenDataset(8)
-        elif datasets is not None:
-            trainer.eval_dataset = {name: RandomTokenDataset(length, seed=1) for name, length in datasets.items()}
-        trainer.train()
-        self.assertEqual(recorder.steps("on_evaluate")[-1:], [stop])
-
-    def test_an_evaluation_on_start_is_timed(self):
-        # `eval_on_start` times the evaluation (3s), then kept twice: 3 + 89 = 100 - 2 * (1 + 3)
-        trainer, recorder, output = self.train(
-            eval_strategy="steps", eval_steps=1000, eval_duration=3, eval_on_start=True, save_strategy="no",
-            max_time=100,
-        )  # fmt: skip
-        self.assertEqual(recorder.steps("on_evaluate"), [0, 89])
-
-    def test_evaluations_of_several_datasets_add_up(self):
-        # Each of 3 evaluation datasets takes 5s: an evaluation takes 15s, and the final one must fit
-        trainer, recorder = make_timed_trainer(
-            self.output_dir, max_steps=1000, trainer_class=TimedEvaluationLoop, eval_strategy="steps", eval_steps=10,
-            save_strategy="no", max_time=100,
-        )  # fmt: skip
-        trainer.eval_dataset = {name: RandomTokenDataset(4, seed=1) for name in ("a", "b", "c")}
-        output = trainer.train()
-        self.assertLess(output.global_step, 1000)
-        self.assertLessEqual(recorder.clock(), 100)
-
-    def test_set_up_inside_train_counts(self):
-        # 20s of set-up before the first step: 7 = 30 - 20 - 2 (twice a step) - 1 (the save, not timed yet)
-        clock = FakeClock()
-        trainer, recorder, output = self.train(
-            clock=clock, callbacks=[TakesTime(clock, 20)], save_strategy="steps", save_steps=1000, max_time=30
-        )
-        self.assertEqual(output.global_step, 7)
-
-    def test_budget_shorter_than_one_step_stops_after_the_first_step(self):
-        trainer, recorder, output = self.train(step_duration=5, save_strategy="steps", save_steps=1000, max_time=2)
-        self.assertEqual(output.global_step, 1)
-        self.assertCompleteCheckpointAt(1)
-
-    def test_reaching_max_steps_at_the_stop_ends_as_usual(self):
-        # At step 10 of 10, the budget would stop training anyway: it ends, not stops
-        trainer, recorder, output = self.train(max_steps=10, save_strategy="steps", save_steps=1000, max_time=13)
-        self.assertEqual(output.global_step, 10)
-        self.assertNotIn("train_stopped_early", output.metrics)
-
-    @parameterized.expand(
-        [
-            ("steps", {"save_strategy": "steps", "save_steps": 1000}),
-            ("time", {"save_strategy": "time", "save_time": "1h"}),
-            ("epoch", {"save_strategy": "epoch"}),
-            ("best", {"save_strategy": "best", "eval_strategy": "steps", "eval_steps": 1000}),
-            ("best_each_epoch", {"save_strategy": "best", "eval_strategy": "epoch"}),
-            ("no", {"save_strategy": "no"}),
-        ]
-    )
-    def test_every_save_strategy_but_no_saves_once_at_the_stop(self, name, strategies):
-        trainer, recorder, output = self.train(
-            train_length=2000, max_time=50, metric_for_best_model="loss", **strategies
-        )
-        self.assertLess(output.global_step, 1000)
-        if name == "no":
-            self.assertIsNone(get_last_checkpoint(self.output_dir))
-        else:
-            self.assertEqual(recorder.steps("on_save"), [output.global_step])
-            self.assertCompleteCheckpointAt(output.global_step)
-
-    def test_stop_loads_the_best_model_and_keeps_the_last_checkpoint(self):
-        # The first evaluation stays the best: as at any end of training, the best model is loaded, and with
-        # `save_total_limit=1` the checkpoint of the stop is kept too, to resume from
-        trainer, recorder, output = self.train(
-            train_length=2000, eval_strategy="steps", eval_steps=5, save_strategy="steps", save_steps=5,
-            load_best_model_at_end=True, metric_for_best_model="loss", greater_is_better=True, save_total_limit=1,
-            max_time=40,
-        )  # fmt: skip
-        best = os.path.join(self.output_dir, "checkpoint-5")
-        self.assertEqual(trainer.state.best_model_checkpoint, best)
-        self.assertGreater(output.global_step, 5)
-        self.assertCompleteCheckpointAt(output.global_step)
-        saved = safetensors_torch.load_file(os.path.join(best, "model.safetensors"))
+    def test_training_ends_within_the_budget_with_a_complete_checkpoint_and_the_best_model(self):
+        # 1s steps; every 10 steps, an evaluation and a save of 3s each. The first evaluation stays the best
+        output_dir, clock = self.get_auto_remove_tmp_dir(), FakeClock()
+        strategies = {"eval_strategy": "steps", "eval_steps": 10, "save_strategy": "steps", "save_steps": 10}
+        best = {"load_best_model_at_end": True, "metric_for_best_model": "loss", "greater_is_better": True}
+        args = TrainingArguments(output_dir, max_train_time=36, **{**ARGS, **strategies, **best})
+        datasets = {"train_dataset": RandomTokenDataset(2000), "eval_dataset": RandomTokenDataset(4, seed=1)}
+        trainer = Trainer(tiny_model(), args, callbacks=[SlowEvents(clock)], **datasets)
+        with mock.patch.object(TimeBudgetCallback, "clock", clock):
+            output = trainer.train()
+        # After step 10, 2 * (1 + 6 + 0)s are kept (its evaluation ends with the save): step 17 ends at 23 > 36 - 14
+        self.assertEqual((output.global_step, clock()), (17, 29))
+        self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-17"))
+        self.assertEqual(trainer.state.best_model_checkpoint, os.path.join(output_dir, "checkpoint-10"))
+        saved = load_file(os.path.join(output_dir, "checkpoint-10", "model.safetensors"))
         for name, tensor in trainer.model.state_dict().items():
-            if name in saved:
-                torch.testing.assert_close(tensor, saved[name])
-
-    def test_stop_is_logged_and_in_the_metrics(self):
-        with self.assertLogs(CALLBACK_LOGGER, level="INFO") as logs:
-            trainer, recorder, output = self.train(save_strategy="time", save_time=10, max_time=30)
-        self.assertEqual(len([line for line in logs.output if "Time budget: training stops by" in line]), 1)
-        (stop_log,) = [line for line in logs.output if "Stopping training at step" in line]
-        self.assertIn("of the time budget (`max_time`, 30s), too few for one more step and the final save", stop_log)
-        self.assertEqual(output.metrics["train_stopped_early"], 1.0)
-        self.assertEqual(trainer.state.log_history[-1]["train_stopped_early"], 1.0)
-        self.assertEqual(_TimeSchedule.of(trainer.state).stop_reason, "time budget")
-
-    def test_resumed_training_gets_a_new_budget(self):
-        trainer, recorder, output = self.train(save_strategy="steps", save_steps=1000, max_time=20)
-        stopped_at = output.global_step
-        trainer, recorder = make_timed_trainer(self.output_dir, max_steps=1000, save_strategy="no", max_time=20)
-        output = trainer.train(resume_from_checkpoint=True)
-        self.assertGreater(output.global_step, stopped_at + 10)
-
-    @parameterized.expand([("no_save_before_the_stop", 1000, 0), ("slow_saves_every_25_steps", 25, 40)])
-    def test_several_processes_stop_at_the_step_one_process_would(self, _, save_steps, save_seconds):
-        # One process stands for all (its all-reduce leaves its own values): the checks reach the stop in time,
-        # step-based saves between them included
-        def run(world_size):
-            args = time_training_arguments(self.output_dir, save_strategy="steps", save_steps=save_steps, max_time=600)
-            state, clock, checks = TrainerState(global_step=1, max_steps=1000), FakeClock(), []
-            clock.advance(1)
-            with (
-                patch_clock(clock),
-                mock.patch.object(type(args), "world_size", new_callable=mock.PropertyMock, return_value=world_size),
-                mock.patch.object(torch.distributed, "all_reduce", lambda *a, **k: checks.append(state.global_step)),
-            ):
-                schedule = _TimeSchedule(args, state, train_start=0.0)
-                for step in range(2, state.max_steps + 1):
-                    state.global_step = step
-                    clock.advance(1)
-                    requested = {"save"} if step % save_steps == 0 else set()
-                    due = schedule.due(requested)
-                    if requested or "stop" in due:
-                        clock.advance(save_seconds)
-                        schedule.event_ended("save")
-                    if "stop" in due:
-                        return step, clock(), checks
-
-        one_process_stop, one_process_end, _ = run(world_size=1)
-        stop, end, checks = run(world_size=2)
-        self.assertEqual(stop, one_process_stop)
-        self.assertLessEqual(end, 600)
-        self.assertLess(len(checks), 30 + stop // save_steps)
+            torch.testing.assert_close(tensor, saved[name])
