@@ -13,10 +13,11 @@
 # limitations under the License.
 """
 Asynchronous saves (`save_async`): the same checkpoints as a synchronous save, complete (with `trainer_state.json`)
-only once every file is written, and only complete ones seen by callbacks, rotation and the end of `train()`.
+once every file is written; `on_save` then, with the checkpoint's state, or at the saved step for callbacks from
+outside transformers.
 
-The background writer is held at a point with events (`HeldWriter`), never with sleeps; the kill tests run a job in a
-child process that SIGKILLs itself at a named point of an asynchronous save, then resume it in a fresh one.
+The background writer is held with events (`HeldWriter`) and time is a fake clock, never sleeps; the kill tests run a
+job in a child process that SIGKILLs itself at a named point of an asynchronous save, then resume it in a fresh one.
 """
 
 import errno
@@ -25,6 +26,7 @@ import json
 import os
 import signal
 import threading
+import time
 import unittest
 import weakref
 from concurrent import futures
@@ -33,8 +35,10 @@ from unittest import mock
 from parameterized import parameterized
 
 from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments, is_torch_available
-from transformers.testing_utils import CaptureLogger, TestCasePlus, require_torch
-from transformers.trainer_callback import ProgressCallback, TrainerState, _TimeSchedule
+from transformers.testing_utils import CaptureLogger, LoggingLevel, TestCasePlus, require_peft, require_torch
+from transformers.trainer_callback import TrainerState
+from transformers.trainer_jit_checkpoint import CheckpointManager, JITCheckpointCallback
+from transformers.trainer_time_budget import TimeBudgetCallback
 from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging
 
@@ -46,7 +50,6 @@ from .test_trainer_checkpoint_resume import (
     tiny_model,
     train_tiny_model,
 )
-from .test_trainer_jit_checkpoint_agreed import ImmediateTimer, SigtermAt
 from .time_strategy_testing import FakeClock, patch_clock
 
 
@@ -57,50 +60,66 @@ if is_torch_available():
     import transformers.modeling_utils
     import transformers.trainer
     import transformers.trainer_async_save
+    from transformers import LlamaForCausalLM
+
+CHECKPOINT_FILES = ["config.json", "generation_config.json", "model.safetensors", "optimizer.pt", "rng_state.pth"]
+CHECKPOINT_FILES += ["scheduler.pt", "trainer_state.json", "training_args.bin"]
 
 
-def train_async(output_dir, max_steps=6, callbacks=(), **kwargs):
-    """A tiny Llama saving every 2 steps in the background; returns its `Trainer`."""
+def make_trainer(output_dir, max_steps=4, callbacks=(), model=None, trainer_class=Trainer, **kwargs):
+    """A tiny Llama saving every 2 steps in the background."""
     kwargs = {"save_steps": 2, "report_to": [], "disable_tqdm": True, "use_cpu": True, "save_async": True, **kwargs}
     args = TrainingArguments(output_dir, max_steps=max_steps, per_device_train_batch_size=2, **kwargs)
-    trainer = Trainer(model=tiny_model(), args=args, train_dataset=RandomTokens(), callbacks=list(callbacks))
-    trainer.train()
-    return trainer
+    model = tiny_model() if model is None else model
+    return trainer_class(model=model, args=args, train_dataset=RandomTokens(), callbacks=list(callbacks))
 
 
 def is_complete(output_dir, step):
     return os.path.exists(os.path.join(output_dir, f"checkpoint-{step}", "trainer_state.json"))
 
 
+def folder_of(args, state):
+    return os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+
+
 class HeldWriter:
     """
-    Holds the background write of `checkpoint-{step}` (of every checkpoint if `step` is None) until `release()`, or
-    until the training thread waits for it (`wait_releases`): then the wait is certain to be needed.
+    Holds the background write of `checkpoint-{step}` until `release()`, or until the training thread waits for it;
+    with `step=None`, each write until the training thread waits for it. Each wait lasts `wait_seconds` of `clock`.
     """
 
-    def __init__(self, step, wait_releases=False):
+    def __init__(self, step, clock=None, wait_seconds=0.0):
         self.folder = f"checkpoint-{step}" if step is not None else None
-        self.wait_releases = wait_releases
-        self.released, self.waited = threading.Event(), False
+        self.clock, self.wait_seconds = clock, wait_seconds
+        self.released, self.staged, self.waited = threading.Event(), False, False
 
     def release(self):
         self.released.set()
 
     def __enter__(self):
-        write, real_wait, held = Trainer._write_checkpoint, transformers.trainer.futures.wait, self
+        stage, write, real_wait, held = Trainer._stage_checkpoint, Trainer._write_checkpoint, futures.wait, self
+
+        def staging(trainer, output_dir):
+            held.staged |= held.folder in (None, os.path.basename(output_dir))
+            return stage(trainer, output_dir)
 
         def held_write(trainer, output_dir, *args):
             if held.folder in (None, os.path.basename(output_dir)):
                 held.released.wait(timeout=60)
+                if held.folder is None:
+                    held.released.clear()  # the next write is held again
             return write(trainer, output_dir, *args)
 
         def wait(fs, *args, **kwargs):
             held.waited = True
-            if held.wait_releases:
+            if held.staged:  # the write waited for is the one held, or a later one
                 held.release()
+            if held.clock is not None:
+                held.clock.advance(held.wait_seconds)
             return real_wait(fs, *args, **kwargs)
 
         self.patches = [
+            mock.patch.object(Trainer, "_stage_checkpoint", staging),
             mock.patch.object(Trainer, "_write_checkpoint", held_write),
             mock.patch.object(transformers.trainer.futures, "wait", wait),
         ]
@@ -115,60 +134,109 @@ class HeldWriter:
 
 
 class AtStep(TrainerCallback):
-    """Calls `action(state)` at the end of update step `step`, and records the states `on_save` gets."""
+    """Calls `action(state)` at the end of update step `step`. Without `on_save`: it leaves saves in the background."""
 
-    def __init__(self, step=None, action=None):
-        self.step, self.action, self.saved = step, action, []
+    def __init__(self, step, action):
+        self.step, self.action = step, action
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step == self.step:
             self.action(state)
 
+
+class Reader(TrainerCallback):
+    """Reads the checkpoint in `on_save`, as the integrations do (W&B, MLflow)."""
+
+    __module__ = "transformers.integrations.testing"  # a callback of transformers: saves do not wait for it
+
+    def __init__(self):
+        self.trainer, self.saved = None, []
+
     def on_save(self, args, state, control, **kwargs):
-        folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
-        self.saved.append((state.global_step, sorted(os.listdir(folder))))
+        # The checkpoint's step, the step training is at, the checkpoint's files
+        self.saved.append(
+            (state.global_step, self.trainer.state.global_step, sorted(os.listdir(folder_of(args, state))))
+        )
+
+
+class Writer(TrainerCallback):
+    """Writes the model's weights into the checkpoint in `on_save`: a user's callback."""
+
+    def __init__(self):
+        self.complete = []
+
+    def on_save(self, args, state, control, model=None, **kwargs):
+        self.complete.append(os.path.exists(os.path.join(folder_of(args, state), "trainer_state.json")))
+        torch.save(model.state_dict(), os.path.join(folder_of(args, state), "extra.pt"))
+
+
+class FakeTime:
+    """The `time` module, with `monotonic` read from `clock`."""
+
+    def __init__(self, clock):
+        self.monotonic = clock
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def tied_model():
+    config = tiny_model().config
+    config.tie_word_embeddings = True
+    torch.manual_seed(0)
+    return LlamaForCausalLM(config)
 
 
 class AsyncSaveArgumentsTest(TestCasePlus):
-    @parameterized.expand(
-        [
-            ("deepspeed", {"deepspeed": {"train_batch_size": "auto"}}, "DeepSpeed"),
-            ("fsdp", {"fsdp": "full_shard"}, "FSDP"),
-        ]
-    )
-    def test_refused_with_own_engine(self, _, engine, name):
-        with self.assertRaisesRegex(ValueError, f"`save_async=True` is not supported with {name}"):
-            TrainingArguments(self.get_auto_remove_tmp_dir(), save_async=True, **engine)
-
-    def test_refused_on_tpu(self):
-        with mock.patch("transformers.training_args.is_torch_xla_available", return_value=True):
-            with self.assertRaisesRegex(ValueError, "`save_async=True` is not supported with TPU/XLA"):
-                TrainingArguments(self.get_auto_remove_tmp_dir(), save_async=True)
-
-    @require_torch
-    def test_refused_where_a_save_would_not_write_the_copy(self):
-        args = TrainingArguments(self.get_auto_remove_tmp_dir(), save_async=True, report_to=[], use_cpu=True)
-
-        class SavesItsOwnWay(Trainer):
-            def _save(self, output_dir=None, state_dict=None):
-                self.model.save_pretrained(output_dir)
-
-        with self.assertRaisesRegex(ValueError, r"`save_async=True` is not supported with `SavesItsOwnWay._save`"):
-            SavesItsOwnWay(model=tiny_model(), args=args)
-        quantized = tiny_model()
-        quantized.hf_quantizer = mock.Mock()
-        with self.assertRaisesRegex(ValueError, "`save_async=True` is not supported with a quantized model"):
-            Trainer(model=quantized, args=args)
-        offloaded = tiny_model()
-        offloaded.hf_device_map = {"model": "cpu", "lm_head": "disk"}
-        with self.assertRaisesRegex(ValueError, "`save_async=True` is not supported with a model offloaded"):
-            Trainer(model=offloaded, args=args)
-
     def test_command_line(self):
         (args,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(
             ["--output_dir", self.get_auto_remove_tmp_dir(), "--save_async", "--report_to", "none"]
         )
         self.assertTrue(args.save_async)
+
+    @require_torch
+    def test_engine_named_by_environment_alone_is_not_refused(self):
+        # `ACCELERATE_USE_FSDP` without an accelerator: Accelerate does not shard, and the save is Trainer's own
+        with mock.patch.dict(os.environ, {"ACCELERATE_USE_FSDP": "true"}):
+            trainer = make_trainer(self.get_auto_remove_tmp_dir())
+            self.assertFalse(trainer.is_fsdp_enabled)
+            trainer._check_save_async()
+
+
+class SavesItsOwnWay(Trainer):
+    def _save(self, output_dir=None, state_dict=None):
+        self.model.save_pretrained(output_dir)
+
+
+@require_torch
+class AsyncSaveRefusedTest(TestCasePlus):
+    @parameterized.expand(
+        [
+            ("deepspeed", "DeepSpeed"),
+            ("fsdp", "FSDP"),
+            ("quantized", "a quantized model"),
+            ("offloaded", "a model offloaded by `device_map`"),
+            ("own_save", "`SavesItsOwnWay._save` overridden"),
+            ("prompt_learning", "a PEFT prompt-learning adapter"),
+        ]
+    )
+    def test_refused_when_train_starts(self, case, reason):
+        # Where the engine is really enabled (not where an environment variable names it); before the first step
+        model = tiny_model()
+        if case == "prompt_learning":
+            from peft import PromptTuningConfig, get_peft_model
+
+            model = get_peft_model(model, PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4))
+        if case == "quantized":
+            model.hf_quantizer = mock.Mock()
+        if case == "offloaded":
+            model.hf_device_map = {"model": "cpu", "lm_head": "disk"}
+        trainer_class = SavesItsOwnWay if case == "own_save" else Trainer
+        trainer = make_trainer(self.get_auto_remove_tmp_dir(), model=model, trainer_class=trainer_class)
+        trainer.is_deepspeed_enabled, trainer.is_fsdp_enabled = case == "deepspeed", case == "fsdp"
+        with self.assertRaisesRegex(ValueError, f"`save_async=True` is not supported with {reason}"):
+            trainer.train()
+        self.assertEqual(trainer.state.global_step, 0)
 
 
 @require_torch
@@ -202,50 +270,47 @@ class FsyncTest(TestCasePlus):
 
     def test_process_that_wrote_nothing_flushes_nothing(self):
         # The processes that do not save would flush the main process's files on a shared filesystem, once each
-        args = TrainingArguments(self.get_auto_remove_tmp_dir(), save_async=True, report_to=[], use_cpu=True)
-        trainer = Trainer(model=tiny_model(), args=args)
+        trainer = make_trainer(self.get_auto_remove_tmp_dir())
         with mock.patch.object(transformers.trainer, "_fsync_folder") as fsync_folder:
-            trainer._write_checkpoint(args.output_dir, None, {})
+            trainer._write_checkpoint(trainer.args.output_dir, None, {})
         fsync_folder.assert_not_called()
 
 
 @require_torch
-class AsyncSaveTest(TestCasePlus):
-    def test_same_checkpoints_as_sync(self):
-        sync_dir, async_dir = self.get_auto_remove_tmp_dir(), self.get_auto_remove_tmp_dir()
-        train_tiny_model(sync_dir, max_steps=4)
-        train_async(async_dir, max_steps=4)
-        self.assertEqual(checkpoint_folders(async_dir), checkpoint_folders(sync_dir))
-        for folder in checkpoint_folders(sync_dir):
-            sync_folder, async_folder = os.path.join(sync_dir, folder), os.path.join(async_dir, folder)
-            self.assertEqual(sorted(os.listdir(async_folder)), sorted(os.listdir(sync_folder)))
-            sync_weights = safetensors.torch.load_file(os.path.join(sync_folder, "model.safetensors"))
-            async_weights = safetensors.torch.load_file(os.path.join(async_folder, "model.safetensors"))
-            self.assertEqual(async_weights.keys(), sync_weights.keys())  # tied weights saved once, as in sync
-            for name, tensor in sync_weights.items():
-                torch.testing.assert_close(async_weights[name], tensor, rtol=0, atol=0)
-            sync_optimizer = torch.load(os.path.join(sync_folder, "optimizer.pt"), weights_only=True)
-            async_optimizer = torch.load(os.path.join(async_folder, "optimizer.pt"), weights_only=True)
-            torch.testing.assert_close(async_optimizer, sync_optimizer, rtol=0, atol=0)
-            sync_state = TrainerState.load_from_json(os.path.join(sync_folder, "trainer_state.json"))
-            async_state = TrainerState.load_from_json(os.path.join(async_folder, "trainer_state.json"))
-            self.assertEqual(async_state.global_step, int(folder.split("-")[-1]))  # the state of its step
-            self.assertEqual(async_state.log_history, sync_state.log_history)
-
-    def test_host_buffers_allocated_in_background_before_first_save(self):
-        # Allocating a checkpoint's size of host memory takes seconds: not while training waits at the first save
-        output_dir, allocated = self.get_auto_remove_tmp_dir(), []
-        buffer = transformers.trainer_async_save._AsyncCheckpointWriter._buffer
+class HostBuffersTest(TestCasePlus):
+    def record_buffers(self):
+        """Records the host buffers allocated (weak references) and the threads allocating them."""
+        allocated, buffer = [], transformers.trainer_async_save._AsyncCheckpointWriter._buffer
 
         def recording_buffer(writer, key, tensor):
-            if key not in writer._buffers:
-                allocated.append(threading.current_thread().name)
-            return buffer(writer, key, tensor)
+            new = key not in writer._buffers
+            result = buffer(writer, key, tensor)
+            if new:
+                allocated.append((threading.current_thread().name, weakref.ref(result)))
+            return result
 
-        with mock.patch.object(transformers.trainer_async_save._AsyncCheckpointWriter, "_buffer", recording_buffer):
-            train_async(output_dir, max_steps=4)
+        return allocated, mock.patch.object(
+            transformers.trainer_async_save._AsyncCheckpointWriter, "_buffer", recording_buffer
+        )
+
+    def test_allocated_in_background_and_freed_when_train_returns(self):
+        # A checkpoint's size of host memory: allocated while training goes on, not at the first save, and not held
+        # once training is over
+        allocated, recording = self.record_buffers()
+        with recording:
+            trainer = make_trainer(self.get_auto_remove_tmp_dir())
+            trainer.train()
+        gc.collect()
         self.assertGreater(len(allocated), 0)
-        self.assertEqual({name.split("_")[0] for name in allocated}, {"checkpoint-writer"})
+        self.assertEqual({name.split("_")[0] for name, _ in allocated}, {"checkpoint-writer"})
+        self.assertEqual([name for name, ref in allocated if ref() is not None], [])
+        self.assertIsNone(trainer._async_writer)
+
+    def test_none_without_saves(self):
+        allocated, recording = self.record_buffers()
+        with recording:
+            make_trainer(self.get_auto_remove_tmp_dir(), save_strategy="no").train()
+        self.assertEqual(allocated, [])
 
     def test_writer_thread_uses_the_training_threads_accelerator(self):
         # Else pinned buffers allocated in the writer thread would create a context on device 0 in every process
@@ -264,69 +329,70 @@ class AsyncSaveTest(TestCasePlus):
         self.assertEqual([index for index, _ in set_in], [1])
         self.assertNotEqual(set_in[0][1], threading.current_thread())
 
-    def test_host_buffers_freed_when_train_returns(self):
-        # A checkpoint's size of host memory (pinned on an accelerator) is not held once training is over
-        output_dir, buffers = self.get_auto_remove_tmp_dir(), []
-        buffer = transformers.trainer_async_save._AsyncCheckpointWriter._buffer
 
-        def recording_buffer(writer, key, tensor):
-            allocated = buffer(writer, key, tensor)
-            buffers.append(weakref.ref(allocated))
-            return allocated
+@require_torch
+class AsyncCheckpointTest(TestCasePlus):
+    def assert_same_checkpoints(self, sync_dir, async_dir, weights="model.safetensors"):
+        self.assertEqual(checkpoint_folders(async_dir), checkpoint_folders(sync_dir))
+        for folder in checkpoint_folders(sync_dir):
+            sync_folder, async_folder = os.path.join(sync_dir, folder), os.path.join(async_dir, folder)
+            self.assertEqual(sorted(os.listdir(async_folder)), sorted(os.listdir(sync_folder)))
+            sync_weights = safetensors.torch.load_file(os.path.join(sync_folder, weights))
+            async_weights = safetensors.torch.load_file(os.path.join(async_folder, weights))
+            self.assertEqual(async_weights.keys(), sync_weights.keys())
+            for name, tensor in sync_weights.items():
+                torch.testing.assert_close(async_weights[name], tensor, rtol=0, atol=0)
+            sync_optimizer = torch.load(os.path.join(sync_folder, "optimizer.pt"), weights_only=True)
+            async_optimizer = torch.load(os.path.join(async_folder, "optimizer.pt"), weights_only=True)
+            torch.testing.assert_close(async_optimizer, sync_optimizer, rtol=0, atol=0)
+            sync_state = TrainerState.load_from_json(os.path.join(sync_folder, "trainer_state.json"))
+            async_state = TrainerState.load_from_json(os.path.join(async_folder, "trainer_state.json"))
+            self.assertEqual(async_state.global_step, int(folder.split("-")[-1]))  # the state of its step
+            self.assertEqual(async_state.log_history, sync_state.log_history)
 
-        with mock.patch.object(transformers.trainer_async_save._AsyncCheckpointWriter, "_buffer", recording_buffer):
-            trainer = train_async(output_dir, max_steps=4)
-        gc.collect()
-        self.assertGreater(len(buffers), 0)
-        self.assertEqual(sum(ref() is not None for ref in buffers), 0)
-        recorder = AtStep()
-        trainer.add_callback(recorder)
-        trainer.train()  # and a new `train()` call saves as before
-        self.assertEqual([step for step, _ in recorder.saved], [2, 4])
+    def test_same_checkpoints_as_sync(self):
+        # Tied weights saved once, and update steps of two micro-batches, as in a synchronous save
+        sync_dir, async_dir = self.get_auto_remove_tmp_dir(), self.get_auto_remove_tmp_dir()
+        make_trainer(sync_dir, model=tied_model(), gradient_accumulation_steps=2, save_async=False).train()
+        make_trainer(async_dir, model=tied_model(), gradient_accumulation_steps=2).train()
+        self.assert_same_checkpoints(sync_dir, async_dir)
+        weights = safetensors.torch.load_file(os.path.join(async_dir, "checkpoint-2", "model.safetensors"))
+        self.assertNotIn("lm_head.weight", weights)
 
-    def test_write_left_by_a_failed_train_is_not_finished_by_the_next(self):
-        # checkpoint-2 is still written when training fails at step 3: it stays incomplete, and the next `train()`
-        # call (a new trial of a hyperparameter search, a retry) neither completes it nor reports it to its callbacks
-        output_dir = self.get_auto_remove_tmp_dir()
+    @require_peft
+    def test_lora_stages_the_adapter_only(self):
+        from peft import LoraConfig, get_peft_model
 
-        def fail(state):
-            raise RuntimeError("failed at step 3")
+        def lora_model():
+            return get_peft_model(tiny_model(), LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
 
-        with HeldWriter(step=2) as held:
-            trainer = Trainer(
-                model=tiny_model(),
-                args=TrainingArguments(
-                    output_dir, max_steps=4, save_steps=2, per_device_train_batch_size=2, report_to=[],
-                    disable_tqdm=True, use_cpu=True, save_async=True,
-                ),
-                train_dataset=RandomTokens(),
-                callbacks=[AtStep(3, fail)],
-            )  # fmt: skip
-            with self.assertRaisesRegex(RuntimeError, "failed at step 3"):
-                trainer.train()
-            held.release()
-        self.assertFalse(is_complete(output_dir, 2))
-        trainer.callback_handler.pop_callback(AtStep)
-        recorder = AtStep()
-        trainer.add_callback(recorder)
+        sync_dir, async_dir = self.get_auto_remove_tmp_dir(), self.get_auto_remove_tmp_dir()
+        make_trainer(sync_dir, max_steps=2, model=lora_model(), save_async=False).train()
+        trainer = make_trainer(async_dir, max_steps=2, model=lora_model())
         trainer.train()
-        self.assertEqual([step for step, _ in recorder.saved], [2, 4])
+        adapter = safetensors.torch.load_file(os.path.join(async_dir, "checkpoint-2", "adapter_model.safetensors"))
+        staged = trainer._host_states()["model"]
+        self.assertEqual(len(staged), len(adapter))
+        self.assertEqual(sum(t.nbytes for t in staged.values()), sum(t.nbytes for t in adapter.values()))
+        self.assert_same_checkpoints(sync_dir, async_dir, weights="adapter_model.safetensors")
 
-    def test_callbacks_see_complete_checkpoints(self):
+    def test_completion_logged(self):
         output_dir = self.get_auto_remove_tmp_dir()
-        files = ["config.json", "generation_config.json", "model.safetensors", "optimizer.pt", "rng_state.pth"]
-        files += ["scheduler.pt", "trainer_state.json", "training_args.bin"]
-        with HeldWriter(step=2) as held:
-            # checkpoint-2 is still written at step 3: not complete, not seen; then it is let go
-            recorder = AtStep(3, lambda state: (self.assertFalse(is_complete(output_dir, 2)), held.release()))
-            train_async(output_dir, callbacks=[recorder])
-        self.assertEqual([step for step, _ in recorder.saved], [2, 4, 6])
-        for step, listed in recorder.saved:
-            self.assertEqual(listed, files, f"checkpoint-{step}")
+        logger = logging.get_logger("transformers.trainer")
+        with LoggingLevel(logging.INFO), CaptureLogger(logger) as captured:
+            make_trainer(output_dir, max_steps=2).train()
+        self.assertIn(f"Checkpoint {os.path.join(output_dir, 'checkpoint-2')} complete", captured.out)
+
+    def test_last_checkpoint_complete_when_train_returns(self):
+        output_dir = self.get_auto_remove_tmp_dir()
+        with HeldWriter(step=None) as held:
+            make_trainer(output_dir, save_steps=1000).train()
+        self.assertTrue(held.waited)
+        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-4"])
+        self.assertTrue(is_complete(output_dir, 4))
 
     def test_rotation_keeps_newest_complete_while_writing(self):
-        output_dir = self.get_auto_remove_tmp_dir()
-        seen = []
+        output_dir, seen = self.get_auto_remove_tmp_dir(), []
         with HeldWriter(step=4) as held:
 
             def look(state):
@@ -334,7 +400,7 @@ class AsyncSaveTest(TestCasePlus):
                 self.assertTrue(is_complete(output_dir, 2))
                 held.release()
 
-            train_async(output_dir, save_total_limit=1, callbacks=[AtStep(5, look)])
+            make_trainer(output_dir, max_steps=6, save_total_limit=1, callbacks=[AtStep(5, look)]).train()
         self.assertEqual(seen, [["checkpoint-2", "checkpoint-4"]])
         self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-6"])
 
@@ -349,102 +415,227 @@ class AsyncSaveTest(TestCasePlus):
 
         with mock.patch.object(torch, "save", disk_full):
             with self.assertRaisesRegex(RuntimeError, "checkpoint-2 in the background failed .*No space left"):
-                train_async(output_dir)
+                make_trainer(output_dir).train()
         self.assertFalse(is_complete(output_dir, 2))
         self.assertIsNone(get_last_checkpoint(output_dir))
 
-    def test_save_due_while_writing_waits(self):
+    def test_exception_completes_the_written_checkpoint(self):
+        # checkpoint-4 is written when training raises at step 5: complete and resumable, as after a synchronous
+        # save, and the writer and its host buffers are gone
         output_dir = self.get_auto_remove_tmp_dir()
-        logger = logging.get_logger("transformers.trainer")
-        with HeldWriter(step=2, wait_releases=True) as held, CaptureLogger(logger) as captured:
-            train_async(output_dir, save_steps=1, max_steps=4)
+
+        def fail(state):
+            held.release()
+            raise RuntimeError("failed at step 5")
+
+        with HeldWriter(step=4) as held:
+            trainer = make_trainer(output_dir, max_steps=6, save_steps=4, callbacks=[AtStep(5, fail)])
+            with self.assertRaisesRegex(RuntimeError, "failed at step 5"):
+                trainer.train()
+        self.assertIsNone(trainer._async_writer)
+        self.assertTrue(is_complete(output_dir, 4))
+        trainer.callback_handler.pop_callback(AtStep)
+        trainer.train(resume_from_checkpoint=True)
+        self.assertEqual(trainer.state.global_step, 6)
+        self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-6"))
+
+    def test_state_of_a_save_that_waited(self):
+        # The saved `TrainerControl` says a save was due, as in a synchronous save, even if it waited for checkpoint-2
+        output_dir = self.get_auto_remove_tmp_dir()
+        with HeldWriter(step=2) as held:
+            make_trainer(output_dir).train()
         self.assertTrue(held.waited)
-        self.assertEqual(captured.out.count("waited"), 1, captured.out)  # said once
-        self.assertIn("Consider a larger `save_time` or `save_steps`", captured.out)
+        with open(os.path.join(output_dir, "checkpoint-4", "trainer_state.json"), encoding="utf-8") as f:
+            self.assertTrue(json.load(f)["stateful_callbacks"]["TrainerControl"]["args"]["should_save"])
+
+    @parameterized.expand([("negligible", 1.0, 0), ("longer_than_the_pause", 20.0, 1)])
+    def test_warned_of_waits_longer_than_the_pause(self, _, wait_seconds, warnings):
+        # Each save pauses training 10s; each wait lasts `wait_seconds` (on a fake clock)
+        output_dir, clock = self.get_auto_remove_tmp_dir(), FakeClock()
+        stage = Trainer._stage_checkpoint
+
+        def slow_stage(trainer, *args):
+            clock.advance(10)
+            return stage(trainer, *args)
+
+        logger = logging.get_logger("transformers.trainer")
+        with (
+            mock.patch.object(transformers.trainer, "time", FakeTime(clock)),
+            mock.patch.object(Trainer, "_stage_checkpoint", slow_stage),
+            HeldWriter(step=2, clock=clock, wait_seconds=wait_seconds) as held,
+            CaptureLogger(logger) as captured,
+        ):
+            make_trainer(output_dir, save_steps=1).train()
+        self.assertTrue(held.waited)
+        self.assertEqual(captured.out.count("for the previous checkpoint"), warnings, captured.out)
+        self.assertEqual(captured.out.count("Consider a larger `save_time` or `save_steps`"), warnings)
         self.assertEqual([step for step in (1, 2, 3, 4) if is_complete(output_dir, step)], [1, 2, 3, 4])
 
-    @parameterized.expand(
-        [
-            ("max_steps", {"max_steps": 6}, 6),
-            ("max_time", {"max_steps": 100, "max_time": 100}, None),
-            ("sigterm", {"max_steps": 100, "enable_jit_checkpoint": True}, 4),  # SIGTERM at step 3: stops at 4
-        ]
-    )
-    def test_last_checkpoint_complete_when_train_returns(self, _, stop, last_step):
-        # The final save, the only one, is held until `train()` waits for it; each step takes 10s of a fake clock
-        output_dir = self.get_auto_remove_tmp_dir()
-        clock = FakeClock()
-        ticking = AtStep()
-        ticking.on_step_begin = lambda *args, **kwargs: clock.advance(10)
-        callbacks = [ticking, SigtermAt(step=3)] if "enable_jit_checkpoint" in stop else [ticking]
-        self.addCleanup(signal.signal, signal.SIGTERM, signal.getsignal(signal.SIGTERM))
-        timer = mock.patch("transformers.trainer_jit_checkpoint.threading.Timer", ImmediateTimer)
-        with patch_clock(clock), timer, HeldWriter(step=None, wait_releases=True) as held:
-            trainer = train_async(output_dir, save_steps=1000, callbacks=callbacks, **stop)
-        self.assertTrue(held.waited)
-        if last_step is not None:
-            self.assertEqual(trainer.state.global_step, last_step)
-        else:  # stops before max_time: steps of 10s, 100s
-            self.assertLess(trainer.state.global_step, 10)
-        self.assertEqual(checkpoint_folders(output_dir), [f"checkpoint-{trainer.state.global_step}"])
-        self.assertTrue(is_complete(output_dir, trainer.state.global_step))
-
-    def test_progress_bar_says_why_training_stopped_early(self):
-        # The final save of a `max_time` stop reaches `on_save` once written, with its checkpoint's state: the bar
-        # still ends there and says why
-        output_dir = self.get_auto_remove_tmp_dir()
-        clock, postfixes = FakeClock(), []
-        ticking = AtStep()
-        ticking.on_step_begin = lambda *args, **kwargs: clock.advance(10)
-        on_save = ProgressCallback.on_save
-
-        def recording_on_save(bar, args, state, control, **kwargs):
-            on_save(bar, args, state, control, **kwargs)
-            postfixes.append((state.global_step, bar.training_bar.postfix))
-
-        with patch_clock(clock), mock.patch.object(ProgressCallback, "on_save", recording_on_save):
-            trainer = train_async(
-                output_dir, max_steps=100, max_time=100, save_steps=1000, disable_tqdm=False, callbacks=[ticking]
-            )
-        self.assertEqual(postfixes, [(trainer.state.global_step, "stopped early: time budget")])
-
-    def test_hub_commit_names_the_checkpoint_pushed(self):
-        # checkpoint-2 is written until step 3 at least: its commit still says step 2
+    @parameterized.expand([("sync", False), ("async", True)])
+    def test_push_names_the_checkpoint_step(self, _, save_async):
+        # A subclass overriding `_push_from_checkpoint` with its stock signature; with `save_async`, checkpoint-2 is
+        # written until step 3 at least, and its commit still says step 2
         output_dir = self.get_auto_remove_tmp_dir()
         api, pushed = mock.Mock(), futures.Future()
         pushed.set_result(None)
         api.upload_folder.return_value = pushed
         hub = {"push_to_hub": True, "hub_model_id": "user/model", "hub_strategy": "checkpoint"}
         repo = {"hub_model_id": "user/model", "push_in_progress": None}  # what `init_hf_repo` sets, without the Hub
+        pushed_folders = []
+
+        class PushRecorder(Trainer):
+            def _push_from_checkpoint(self, checkpoint_folder):
+                pushed_folders.append(os.path.basename(checkpoint_folder))
+                super()._push_from_checkpoint(checkpoint_folder)
+
         with (
             HeldWriter(step=2) as held,
             mock.patch.object(Trainer, "init_hf_repo", lambda trainer: vars(trainer).update(repo)),
             mock.patch.object(transformers.trainer, "hf_api", return_value=api),
         ):
-            train_async(output_dir, callbacks=[AtStep(3, lambda state: held.release())], **hub)
+            callbacks = [AtStep(3, lambda state: held.release())]
+            make_trainer(
+                output_dir, callbacks=callbacks, trainer_class=PushRecorder, save_async=save_async, **hub
+            ).train()
+        self.assertEqual(pushed_folders, ["checkpoint-2", "checkpoint-4"])
         messages = [call.kwargs["commit_message"] for call in api.upload_folder.call_args_list]
-        expected = [f"Training in progress, step {step}{end}" for step in (2, 4, 6) for end in ("", ", checkpoint")]
+        expected = [f"Training in progress, step {step}{end}" for step in (2, 4) for end in ("", ", checkpoint")]
         self.assertEqual(messages, expected)
 
-    def test_budget_counts_background_write(self):
-        # A write of 30s on a fake clock: `max_time` keeps time in hand for the whole write, not the pause
+    def test_jit_checkpoint_complete_before_it_returns(self):
+        # A SIGTERM's save is written before the job is killed; without other saves, host buffers come with it
         output_dir = self.get_auto_remove_tmp_dir()
-        clock = FakeClock()
+        self.addCleanup(signal.signal, signal.SIGTERM, signal.getsignal(signal.SIGTERM))
+        execute, complete = CheckpointManager.execute_jit_checkpoint, []
+
+        def checked_execute(manager):
+            execute(manager)
+            complete.append(is_complete(output_dir, manager.trainer.state.global_step))
+
+        def request(state):
+            jit = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, JITCheckpointCallback))
+            jit.jit_manager.is_checkpoint_requested = True
+
+        with HeldWriter(step=None), mock.patch.object(CheckpointManager, "execute_jit_checkpoint", checked_execute):
+            trainer = make_trainer(
+                output_dir, save_strategy="no", enable_jit_checkpoint=True, callbacks=[AtStep(2, request)]
+            )
+            trainer.train()
+        self.assertEqual(complete, [True])
+        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-2"])
+
+
+@require_torch
+class OnSaveTest(TestCasePlus):
+    class Ticking(TrainerCallback):
+        """Each update step lasts 1s of `clock`."""
+
+        def __init__(self, clock):
+            self.clock = clock
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.clock.advance(1)
+
+    def test_transformers_callbacks_get_complete_checkpoints_later(self):
+        # checkpoint-2 is still written at step 3: the save did not wait; on_save comes once it is complete
+        output_dir, reader = self.get_auto_remove_tmp_dir(), Reader()
+        with HeldWriter(step=2) as held:
+            trainer = make_trainer(output_dir, callbacks=[reader, AtStep(3, lambda state: held.release())])
+            reader.trainer = trainer
+            trainer.train()
+        self.assertEqual([saved for saved, _, _ in reader.saved], [2, 4])
+        self.assertGreater(reader.saved[0][1], 2)
+        for step, _, files in reader.saved:
+            self.assertEqual(files, CHECKPOINT_FILES, f"checkpoint-{step}")
+
+    def test_user_callbacks_get_the_saved_step(self):
+        # A user's `on_save` writing the model into the checkpoint writes that of the checkpoint's step: the save
+        # waits for its write, as a synchronous save does (checkpoint-2 is held until step 3, or until waited for)
+        output_dir, writer = self.get_auto_remove_tmp_dir(), Writer()
+        logger = logging.get_logger("transformers.trainer")
+        with CaptureLogger(logger) as captured, HeldWriter(step=2) as held:
+            make_trainer(output_dir, callbacks=[writer, AtStep(3, lambda state: held.release())]).train()
+        for step in (2, 4):
+            folder = os.path.join(output_dir, f"checkpoint-{step}")
+            extra = torch.load(os.path.join(folder, "extra.pt"), weights_only=True)
+            for name, tensor in safetensors.torch.load_file(os.path.join(folder, "model.safetensors")).items():
+                torch.testing.assert_close(extra[name], tensor, rtol=0, atol=0, msg=f"checkpoint-{step} {name}")
+        self.assertEqual(writer.complete, [True, True])
+        self.assertIn("`save_async=True`: Writer override `on_save`", captured.out)
+
+    def test_time_based_saves_spaced_as_sync(self):
+        # Update steps of 1s; saves every 2s, each with an evaluation of 2.5s (`load_best_model_at_end`). As in a
+        # synchronous save, the interval restarts once the save is over: at 3 (t=3, over at 5.5), 5 (7.5), 7, 9, 11;
+        # each write is done only when the next save waits for it
+        output_dir, clock = self.get_auto_remove_tmp_dir(), FakeClock()
+
+        class SlowEvaluation(Trainer):
+            def evaluate(self, *args, **kwargs):
+                clock.advance(2.5)
+                return super().evaluate(*args, **kwargs)
+
+        args = TrainingArguments(
+            output_dir, max_steps=11, per_device_train_batch_size=2, eval_strategy="time", eval_time=2,
+            save_strategy="time", save_time=2, load_best_model_at_end=True, save_async=True, use_cpu=True,
+            report_to=[], disable_tqdm=True,
+        )  # fmt: skip
+        trainer = SlowEvaluation(
+            model=tiny_model(),
+            args=args,
+            train_dataset=RandomTokens(),
+            eval_dataset=RandomTokens(length=2, seed=1),
+            callbacks=[self.Ticking(clock)],
+        )
+        with patch_clock(clock), HeldWriter(step=None):
+            trainer.train()
+        self.assertEqual(checkpoint_folders(output_dir), [f"checkpoint-{step}" for step in (3, 5, 7, 9, 11)])
+
+    def test_late_on_save_does_not_restart_the_interval(self):
+        # 1s steps; each write done during the step after its save: saves come every 2s, as synchronous ones do
+        class WriteDuringNextStep(self.Ticking):
+            def on_step_begin(self, args, state, control, **kwargs):
+                super().on_step_begin(args, state, control, **kwargs)
+                if trainer._async_writer is not None and trainer._async_writer.pending is not None:
+                    trainer._async_writer.pending.future.result()
+
+        saved = {}
+        for save_async in (False, True):
+            output_dir, clock = self.get_auto_remove_tmp_dir(), FakeClock()
+            trainer = make_trainer(output_dir, 11, [WriteDuringNextStep(clock)], save_strategy="time", save_time=2)
+            trainer.args.save_async = save_async
+            with patch_clock(clock):
+                trainer.train()
+            saved[save_async] = checkpoint_folders(output_dir)
+        self.assertEqual(saved[True], saved[False])
+
+    def test_time_budget_counts_the_whole_write(self):
+        # checkpoint-2 takes 30s to write (on a fake clock), done before step 3 ends: the budget keeps 30s for a save
+        output_dir, clock = self.get_auto_remove_tmp_dir(), FakeClock()
         write = Trainer._write_checkpoint
 
-        def slow_write(trainer, *args):
-            clock.advance(30)
-            return write(trainer, *args)
+        def slow_write(trainer, output_dir, *args):
+            clock.advance(30 if output_dir.endswith("checkpoint-2") else 0)
+            return write(trainer, output_dir, *args)
 
-        with patch_clock(clock), mock.patch.object(Trainer, "_write_checkpoint", slow_write):
-            trainer = train_async(output_dir, max_steps=4, max_time=3600)
-        self.assertGreaterEqual(_TimeSchedule.of(trainer.state).slowest["save"], 30)
+        class WaitForTheWrite(TrainerCallback):
+            def on_step_begin(self, args, state, control, **kwargs):
+                if state.global_step == 2:
+                    held.release()
+                    trainer._async_writer.pending.future.result()
+
+        budget_clock = mock.patch.object(TimeBudgetCallback, "clock", clock)
+        with budget_clock, mock.patch.object(Trainer, "_write_checkpoint", slow_write), HeldWriter(step=2) as held:
+            trainer = make_trainer(output_dir, max_train_time=3600, callbacks=[WaitForTheWrite()])
+            trainer.train()
+        budget = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, TimeBudgetCallback))
+        self.assertEqual(budget.slowest["save"], 30)
 
 
 def train_killed_at(output_dir, point, step=4, **kwargs):
     """
-    `train_async`, SIGKILLed at `point` of the asynchronous save of `checkpoint-{step}`: "staging", "before:NAME" or
-    "after:NAME" for each file the background writer writes, "before_marker" or "after_marker" (`trainer_state.json`).
+    `train_tiny_model` saving in the background, SIGKILLed at `point` of the save of `checkpoint-{step}`: "staging",
+    "before:NAME" or "after:NAME" for each file the background writer writes, "before:marker" or "after:marker"
+    (`trainer_state.json`).
     """
     torch.set_num_threads(1)
     folder = f"checkpoint-{step}"
@@ -473,6 +664,10 @@ def train_killed_at(output_dir, point, step=4, **kwargs):
     transformers.modeling_utils.safe_save_file = around(
         transformers.modeling_utils.safe_save_file, lambda tensors, path, *a, **k: in_folder(path)
     )
+    Trainer._save_trainer_state = around(
+        Trainer._save_trainer_state,
+        lambda trainer, output_dir, *a: "marker" if os.path.basename(output_dir) == folder else None,
+    )
     stage = Trainer._stage_checkpoint
 
     def staging(trainer, output_dir):
@@ -481,22 +676,11 @@ def train_killed_at(output_dir, point, step=4, **kwargs):
         return stage(trainer, output_dir)
 
     Trainer._stage_checkpoint = staging
-    save_to_json = TrainerState.save_to_json
-    TrainerState.save_to_json = around(
-        save_to_json, lambda state, path: "marker" if in_folder(path) == "trainer_state.json" else None
-    )
-    kill_at_marker = {"before_marker": "before:marker", "after_marker": "after:marker"}
-    point = kill_at_marker.get(point, point)
     train_tiny_model(output_dir, save_async=True, **kwargs)
 
 
-# Where a child kills itself, in the order an asynchronous save gets there; the model's files come first
-KILL_POINTS = ["staging"]
-KILL_POINTS += [
-    f"{when}:{name}" for name in ("model.safetensors", "training_args.bin") for when in ("before", "after")
-]
-KILL_POINTS += [f"{when}:{name}" for name in ("optimizer.pt", "scheduler.pt") for when in ("before", "after")]
-KILL_POINTS += ["before_marker", "after_marker"]
+# Where a child kills itself, in the order an asynchronous save gets there
+KILL_POINTS = ["staging", "after:model.safetensors", "before:scheduler.pt", "before:marker", "after:marker"]
 
 
 @require_torch
@@ -507,15 +691,13 @@ class KilledAsyncSaveTest(TestCasePlus):
         job = {"output_dir": output_dir, "save_total_limit": 1}
         exitcode = run_in_fresh_process(train_killed_at, point=point, **job)
         self.assertEqual(exitcode, -signal.SIGKILL, f"the job was not killed at {point}")
-        newest = 4 if point == "after_marker" else 2
+        newest = 4 if point == "after:marker" else 2
         self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, f"checkpoint-{newest}"))
 
         exitcode = run_in_fresh_process(train_tiny_model, resume_from_checkpoint=True, save_async=True, **job)
         self.assertEqual(exitcode, 0, f"the job killed at {point} did not resume")
         self.assertEqual(read_result(output_dir), {"start_step": newest, "end_step": 6})
         self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-6"])
-        with open(os.path.join(output_dir, "checkpoint-6", "trainer_state.json"), encoding="utf-8") as f:
-            self.assertEqual(json.load(f)["global_step"], 6)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ class KilledAsyncSaveDistributedTest(TestCasePlus):
         env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
         execute_subprocess_async(command, env=env, timeout=180)
 
-    @parameterized.expand([("staging", 1), ("before:optimizer.pt", 0), ("before_marker", 0)])
+    @parameterized.expand([("staging", 1), ("before:optimizer.pt", 0), ("before:marker", 0)])
     @slow
     def test_resumes_from_checkpoint_complete_everywhere(self, point, kill_rank):
         output_dir = self.get_auto_remove_tmp_dir()
