@@ -2,10 +2,12 @@
 """What upstream receives: a stack of pull requests, and upstream's style checks on what they touch.
 
 pr              dist/pr/NN-slug/: one diff and one PR.md (description, commits, files) per pull request of
-                pr/stack.toml, and dist/pr/README.md listing them in order. Each diff is checked: applied with
-                `git apply` to the pristine release (plus the stack's scaffold) on top of the diffs before it, it gives
-                exactly that pull request's tree, on which its tests, those of the pull requests before it and
-                upstream's own tests pass
+                pr/stack.toml, and dist/pr/README.md: a table of each one's size (library, test and docs lines,
+                description words) and the list in order. Each diff is checked: applied with `git apply` to the
+                pristine release (plus the stack's scaffold) on top of the diffs before it, it gives exactly that pull
+                request's tree, on which its tests, those of the pull requests before it and upstream's own tests pass;
+                where it names the earlier pull requests it needs (`alone_on`), it applies on top of theirs alone
+                and the same tests pass on that tree too. No description is longer than DESCRIPTION_WORDS words
 quality         upstream's ruff check and ruff format --check (the sdist's pyproject.toml) on every Python file the
                 series touches or adds, and on our own scripts
 upstream-tests  upstream's own tests of the code the series touches (shared/upstream-tests) against the virtualenv's
@@ -50,6 +52,10 @@ OWN_SCRIPT_FOLDERS = [
     "tests/integration",
 ]  # ours alone, held to the same style
 PR_KEYS = {"slug", "title", "patches", "files", "description", "tests"}
+OPTIONAL_PR_KEYS = {"alone_on"}  # the earlier pull requests that are all it needs: it applies and passes on them alone
+DESCRIPTION_WORDS = 600  # at most this many words (as `wc -w` counts them) in a pull request's description
+# The size table's columns: the added plus removed lines of a diff under each folder
+SIZE_AREAS = {"library": "src/", "test": "tests/", "docs": "docs/"}
 TESTS_TIMEOUT = 1800  # seconds for the tests of one tree: a multi-process test that hangs must not hang `make pr`
 
 # Upstream's tests of what the series touches, as the README of their folder (UPSTREAM_TESTS) runs them
@@ -82,10 +88,15 @@ class PullRequest:
     files: list[str]  # our new files it adds, relative to the project (and the tree)
     description: Path
     tests: list[str]  # paths or globs, relative to the tree
+    alone_on: list[int] | None = None  # the numbers of the earlier pull requests it alone needs; None: its stack place
 
     @property
     def name(self) -> str:
         return f"{self.number:02d}-{self.slug}"
+
+    def words(self) -> int:
+        """The words of its description, as `wc -w` counts them."""
+        return len(self.description.read_text(encoding="utf-8").split())
 
 
 @dataclass
@@ -93,7 +104,13 @@ class BuiltPullRequest:
     pr: PullRequest
     diff: str
     stat: str
+    numstat: str  # `git diff --numstat` of the diff: added and removed lines per file
     tree: str  # the git tree hash of the pristine release with this pull request and those before it
+
+    def lines(self, prefix: str) -> int:
+        """Added plus removed lines of the diff in files under `prefix` (binary files count none)."""
+        counts = [line.split("\t", 2) for line in self.numstat.splitlines()]
+        return sum(int(a) + int(r) for a, r, path in counts if path.startswith(prefix) and a.isdigit() and r.isdigit())
 
 
 def our_new_files(root: Path) -> list[str]:
@@ -115,10 +132,13 @@ def load_stack(project: Project) -> tuple[list[str], list[PullRequest]]:
     patches = project.patch_files()
     counts = [entry.get("patches") for entry in entries]
     for number, entry in enumerate(entries, 1):
-        missing, unknown = PR_KEYS - set(entry), set(entry) - PR_KEYS
+        missing, unknown = PR_KEYS - set(entry), set(entry) - PR_KEYS - OPTIONAL_PR_KEYS
         if missing or unknown:
             problem = f"lacks {', '.join(sorted(missing))}" if missing else f"has unknown {', '.join(sorted(unknown))}"
-            raise SeriesError(f"pull request {number} of {STACK} {problem} (each has: {', '.join(sorted(PR_KEYS))})")
+            raise SeriesError(
+                f"pull request {number} of {STACK} {problem} (each has: {', '.join(sorted(PR_KEYS))}; "
+                f"it may have: {', '.join(sorted(OPTIONAL_PR_KEYS))})"
+            )
         for key in ("files", "tests"):
             if not isinstance(entry[key], list):
                 raise SeriesError(f"pull request {number} of {STACK} gives {key} as {entry[key]!r}: give a list")
@@ -152,7 +172,7 @@ def load_stack(project: Project) -> tuple[list[str], list[PullRequest]]:
         return files
 
     scaffold = claim(scaffold_patterns, "the scaffold")
-    stack, start = [], 0
+    stack, start, numbers = [], 0, {}
     for number, entry in enumerate(entries, 1):
         name = f"{number:02d}-{entry['slug']}"
         files = claim(entry["files"], f"the files of {name}")
@@ -168,8 +188,10 @@ def load_stack(project: Project) -> tuple[list[str], list[PullRequest]]:
                 files,
                 description,
                 entry["tests"],
+                alone_on(entry, name, numbers),
             )
         )
+        numbers[entry["slug"]] = number
         start += entry["patches"]
     unassigned = [file for file in new_files if file not in owner]
     if unassigned:
@@ -179,13 +201,44 @@ def load_stack(project: Project) -> tuple[list[str], list[PullRequest]]:
     for pr in stack:
         if not pr.patches and not pr.files:
             raise SeriesError(f"{pr.name} has neither patches nor files ({STACK})")
+    words = {pr.name: pr.words() for pr in stack}
+    too_long = [
+        f"{pr.description.relative_to(project.root)} of {pr.name} has {words[pr.name]}"
+        for pr in stack
+        if words[pr.name] > DESCRIPTION_WORDS
+    ]
+    if too_long:
+        raise SeriesError(
+            f"descriptions longer than {DESCRIPTION_WORDS} words (DESCRIPTION_WORDS in tools/upstream_pr.py, "
+            f"counted as `wc -w` does): {', '.join(too_long)}; shorten them"
+        )
     return scaffold, stack
 
 
-def tests_of(stack: list[PullRequest], upto: int, tree: Path) -> list[str]:
-    """The test files of the first `upto` pull requests, found in `tree` (paths relative to it)."""
+def alone_on(entry: dict, name: str, numbers: dict[str, int]) -> list[int] | None:
+    """The numbers of the pull requests an entry's `alone_on` names, checked: earlier ones, in stack order, each once.
+    `numbers` holds the slugs of the pull requests before it."""
+    if "alone_on" not in entry:
+        return None
+    slugs = entry["alone_on"]
+    if not isinstance(slugs, list) or not all(isinstance(slug, str) for slug in slugs):
+        raise SeriesError(f"{name} gives alone_on as {slugs!r} in {STACK}: give a list of slugs")
+    unknown = [slug for slug in slugs if slug not in numbers]
+    if unknown:
+        raise SeriesError(
+            f"{name} has alone_on {', '.join(map(repr, unknown))} in {STACK}, which is not the slug of a pull request "
+            f"before it ({', '.join(map(repr, numbers)) or 'there is none'})"
+        )
+    chosen = [numbers[slug] for slug in slugs]
+    if chosen != sorted(set(chosen)):
+        raise SeriesError(f"{name} has alone_on {slugs!r} in {STACK}: name each pull request once, in stack order")
+    return chosen
+
+
+def tests_of(prs: list[PullRequest], tree: Path) -> list[str]:
+    """The test files of the pull requests `prs`, found in `tree` (paths relative to it)."""
     tests = []
-    for pr in stack[:upto]:
+    for pr in prs:
         for pattern in pr.tests:
             matched = sorted(p.relative_to(tree).as_posix() for p in tree.glob(pattern) if p.is_file())
             if not matched:
@@ -230,15 +283,24 @@ def build_stack(project: Project, scaffold: list[str], stack: list[PullRequest],
         add_files(project, tree, pr.files, f"{pr.name}: files")
         diff = git(tree, "diff", "--full-index", "--binary", before, "HEAD", config=EXPORT_CONFIG).stdout
         stat = git(tree, "diff", "--stat=120,80", before, "HEAD", config=EXPORT_CONFIG).stdout
-        built.append(BuiltPullRequest(pr, diff, stat, git(tree, "rev-parse", "HEAD^{tree}").stdout.strip()))
+        numstat = git(tree, "diff", "--numstat", before, "HEAD", config=EXPORT_CONFIG).stdout
+        built.append(BuiltPullRequest(pr, diff, stat, numstat, git(tree, "rev-parse", "HEAD^{tree}").stdout.strip()))
     return built
 
 
-def applies_alone(tree: Path, diff_file: Path) -> bool:
-    """Whether a diff applies to the base tree by itself (checked on a scratch index: nothing changes)."""
-    env = {"GIT_INDEX_FILE": str(diff_file.with_suffix(".index"))}
-    git(tree, "read-tree", "base", env=env)
-    return git(tree, "apply", "--cached", "--check", str(diff_file), check=False, env=env).returncode == 0
+def check_out_alone(repo: Path, diff_files: list[Path], dest: Path) -> str | None:
+    """Apply `diff_files` in turn to the base tree of `repo` (on a scratch index) and check the result out at `dest`
+    (a worktree): None, or why a diff does not apply (its name and git's first line), with nothing checked out."""
+    env = {"GIT_INDEX_FILE": str(dest.with_name(dest.name + ".index"))}
+    git(repo, "read-tree", "base", env=env)
+    for diff_file in diff_files:
+        applied = git(repo, "apply", "--cached", str(diff_file), check=False, env=env)
+        if applied.returncode != 0:
+            return f"{diff_file.name}: {(applied.stderr.strip().splitlines() or ['no output'])[0]}"
+    tree = git(repo, "write-tree", env=env).stdout.strip()
+    commit = git(repo, "commit-tree", tree, "-p", "base", "-m", f"alone: {dest.name}", env=env).stdout.strip()
+    git(repo, "worktree", "add", "--quiet", "--detach", str(dest), commit)
+    return None
 
 
 def tree_env(python: str, tree: Path | None, **variables: str) -> dict[str, str]:
@@ -265,7 +327,10 @@ def run_pytest(python: str, arguments: list[str], cwd: Path, env: dict[str, str]
 
 def run_tests(python: str, tree: Path, tests: list[str]) -> str:
     """Run `tests` in `tree` with the tree's transformers (its src/ first on PYTHONPATH); the pytest summary."""
-    result = run_pytest(python, ["-q", *tests], tree, tree_env(python, tree))
+    if not tests:  # pytest would collect the whole tree
+        return "none"
+    # RUN_SLOW: the multi-process tests, `@slow` as upstream marks them, run on every tree too
+    result = run_pytest(python, ["-q", *tests], tree, tree_env(python, tree, RUN_SLOW="1"))
     summary = re.findall(r"^=*\s*(\d+ \w+.* in [\d.]+s\b.*?)\s*=*$", result.stdout, re.MULTILINE)
     summary = summary[-1] if summary else f"did not run (pytest exit {result.returncode})"
     if result.returncode != 0:
@@ -338,51 +403,99 @@ def subjects(patches: list[Path]) -> list[str]:
     return [" ".join(subject.removeprefix("[PATCH] ").split()) for subject in messages]
 
 
+def run_tree_tests(
+    project: Project,
+    python: str | None,
+    upstream_tests: Path | None,
+    prs: list[PullRequest],
+    tree: Path,
+    label: str,
+    log: Path,
+) -> str:
+    """Run the tests of the pull requests `prs` on `tree`, then upstream's (with a folder of them; pytest's output in
+    `log`): their summary. With `python` None, nothing runs. A failure is refused, named by `label`."""
+    if python is None:
+        return "tests not run"
+    try:
+        summary = f"tests of {numbered(prs)}: {run_tests(python, tree, tests_of(prs, tree))}"
+    except SeriesError as error:
+        raise SeriesError(f"{label}: tests of its tree: {error}") from None
+    if upstream_tests is not None:
+        try:
+            summary += f"; {run_upstream_tests(python, upstream_tests, project.version, log, tree)}"
+        except SeriesError as error:
+            raise SeriesError(f"{label}: {error}") from None
+    return summary
+
+
+def numbered(prs: list[PullRequest]) -> str:
+    return ", ".join(f"{pr.number:02d}" for pr in prs)
+
+
+def alone_phrase(prs: list[PullRequest]) -> str:
+    """What a diff applies to besides the pristine release: alone, or alone on 01, 02."""
+    return f"alone on {numbered(prs)}" if prs else "alone"
+
+
+def size_table(built: list[BuiltPullRequest]) -> str:
+    """The reviewer's first look, as a Markdown table: each pull request's library, test and docs lines (added plus
+    removed lines of its diff under src/, tests/ and docs/) and its description's words, and their totals."""
+    header = ["pull request", *(f"{area} lines" for area in SIZE_AREAS), "description words"]
+    rows = [[item.pr.name, *(item.lines(prefix) for prefix in SIZE_AREAS.values()), item.pr.words()] for item in built]
+    rows.append(["total", *(sum(row[column] for row in rows) for column in range(1, len(header)))])
+    lines = [header, ["---", *["--:"] * (len(header) - 1)], *rows]
+    return "\n".join("| " + " | ".join(map(str, line)) + " |" for line in lines)
+
+
 def command_pr(project: Project, out: Path, python: str | None, upstream_tests: Path | None = None) -> None:
-    """Write the stack into `out`, one line per pull request; with `python` None, everything but the tests is checked.
-    With `upstream_tests` (the folder of upstream's own tests), those run on each pull request's tree too."""
+    """Write the stack into `out`, one line per pull request and the table of their sizes; with `python` None,
+    everything but the tests is checked. With `upstream_tests` (the folder of upstream's own tests), those run on each
+    pull request's tree too. A pull request with `alone_on` is also applied and tested on top of those alone."""
     scaffold, stack = load_stack(project)
     rows = []  # (built pull request, what it applies on, its tests' summary)
+    logs = out.parent / "upstream-tests"
     with tempfile.TemporaryDirectory() as tmp:
         built = build_stack(project, scaffold, stack, Path(tmp) / "stack")
         # Each diff, applied to the base tree on top of the diffs before it, must give the tree that was built
         tree = Path(tmp) / "applied"
         unpack_base(project, scaffold, tree)
+        diff_files = []
         for level, item in enumerate(built, 1):
-            name = item.pr.name
-            diff_file = Path(tmp) / f"{name}.diff"
-            diff_file.write_text(item.diff, encoding="utf-8")
-            applied = git(tree, "apply", "--index", str(diff_file), check=False)
+            pr, name = item.pr, item.pr.name
+            diff_files.append(Path(tmp) / f"{name}.diff")
+            diff_files[-1].write_text(item.diff, encoding="utf-8")
+            applied = git(tree, "apply", "--index", str(diff_files[-1]), check=False)
             if applied.returncode != 0:
                 reason = (applied.stderr.strip().splitlines() or ["no output"])[0]
                 raise SeriesError(f"{name}.diff does not apply on top of the pull requests before it: {reason}")
             if git(tree, "write-tree").stdout.strip() != item.tree:
                 raise SeriesError(f"{name}.diff applied on top of the pull requests before it gives another tree")
-            numbers = [f"{number:02d}" for number in range(1, level + 1)]
-            base = (
-                "alone"
-                if level == 1 or applies_alone(tree, diff_file)
-                else f"only on top of {', '.join(numbers[:-1])}"
-            )
-            tests = "tests not run"
-            if python is not None:
-                try:
-                    tests = f"tests of {', '.join(numbers)}: {run_tests(python, tree, tests_of(stack, level, tree))}"
-                except SeriesError as error:
-                    raise SeriesError(f"{name}: tests of its tree: {error}") from None
-                if upstream_tests is not None:
-                    log = out.parent / "upstream-tests" / f"{name}.log"
-                    try:
-                        tests += f"; {run_upstream_tests(python, upstream_tests, project.version, log, tree)}"
-                    except SeriesError as error:
-                        raise SeriesError(f"{name}: {error}") from None
-            commits = len(item.pr.patches)
+            below = stack[: level - 1]
+            in_place = pr.alone_on == [p.number for p in below]  # it needs all those below it: the stack tests it
+            base = alone_phrase(below) if not below or in_place else f"on top of {numbered(below)}"
+            tests = run_tree_tests(project, python, upstream_tests, stack[:level], tree, name, logs / f"{name}.log")
+            if pr.alone_on is not None and not in_place:
+                # The same diff on top of the diffs of those it names alone: it applies, and the same tests pass
+                needs = [stack[number - 1] for number in pr.alone_on]
+                where = alone_phrase(needs)
+                alone = Path(tmp) / f"{name}-alone"
+                reason = check_out_alone(tree, [diff_files[p.number - 1] for p in needs] + diff_files[-1:], alone)
+                if reason is not None:
+                    raise SeriesError(
+                        f"{name}.diff does not apply to {project.version} {where} (its alone_on in {STACK}): {reason}"
+                    )
+                log, label = logs / f"{name}-alone.log", f"{name} {where}"
+                alone_tests = run_tree_tests(project, python, upstream_tests, [*needs, pr], alone, label, log)
+                base, tests = f"{base} and {where}", f"{tests}; {where}: {alone_tests}"
+            commits = len(pr.patches)
             print(
                 f"{name}: {commits} commit{'s' * (commits != 1)}, {item.stat.splitlines()[-1].strip()}; "
                 f"applies to {project.version} {base}; {tests}",
                 flush=True,
             )
             rows.append((item, base, tests))
+    table = size_table(built)
+    print(table)
     shutil.rmtree(out, ignore_errors=True)
     for item, _, _ in rows:
         folder = out / item.pr.name
@@ -398,8 +511,12 @@ def command_pr(project: Project, out: Path, python: str | None, upstream_tests: 
     (out / "README.md").write_text(
         f"# Pull requests to {project.name} {project.version}, in the order they are to be merged\n\n"
         f"Written by `make pr` from patches/ and {STACK}. Each diff applies with `git apply` to a pristine "
-        f"{project.version} tree{base} on top of the diffs above it, and its tests and theirs pass on that tree.\n\n"
-        f"{listing}\n",
+        f"{project.version} tree{base} on top of the diffs above it, and its tests and theirs pass on that tree. "
+        'Where it applies "alone on" some of them, it applies to the pristine tree on top of their diffs alone, and '
+        "the same tests pass there too.\n\n"
+        "Lines are the added plus removed lines of each diff under `src/` (library), `tests/` and `docs/`; words, "
+        f"those of its description (at most {DESCRIPTION_WORDS}).\n\n"
+        f"{table}\n\n{listing}\n",
         encoding="utf-8",
     )
     print(f"wrote {len(rows)} pull requests to {out}, listed in {out / 'README.md'}")

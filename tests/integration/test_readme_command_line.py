@@ -47,7 +47,7 @@ class ReadmeCommandLineTest(unittest.TestCase):
             command += [
                 "--seconds_per_step",
                 "0.02",
-                "--max_time",
+                "--max_train_time",
                 "5s",
                 "--save_strategy",
                 "time",

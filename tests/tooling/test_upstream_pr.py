@@ -1,5 +1,5 @@
 """`make pr`: a stack of pull requests, each diff rebuilding its tested tree from the pristine release on top of the
-ones before it.
+ones before it, and on top of only those it names in `alone_on`; the table of their sizes.
 
 The stack's rules run against a throwaway project (the fake sdist of fake_project.py, real git, real pytest on each
 tree, and a fake folder of upstream's own tests); one test checks the real project's stack, without running its tests
@@ -7,7 +7,6 @@ tree, and a fake folder of upstream's own tests); one test checks the real proje
 """
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -46,13 +45,17 @@ NEW_FILES = {
     "pr/f_string.md": "# What does this PR do?\n\nGreets with an f-string.\n",
     "pr/strip.md": "# What does this PR do?\n\nStrips names.\n",
 }
+# A test of 03 that needs 02 too (greet strips the space after the part)
+PART_TEST = (
+    'from transformers import greet, part\n\n\ndef test_parts():\n    assert greet(part("a") + " ") == "hello a"\n'
+)
 STACK = """\
 scaffold = {scaffold}
 
 [[pr]]
 slug = "f-string"
 title = "Greet with an f-string"
-patches = {counts[0]}
+patches = {counts[0]}{alone_on[0]}
 files = [{first_files}]
 description = "pr/f_string.md"
 tests = [{first_files}]
@@ -60,7 +63,7 @@ tests = [{first_files}]
 [[pr]]
 slug = "strip"
 title = "Strip names before greeting"
-patches = {counts[1]}
+patches = {counts[1]}{alone_on[1]}
 files = {strip_files}
 description = "pr/strip.md"
 tests = ["tests/trainer/test_strip.py"]
@@ -68,10 +71,10 @@ tests = ["tests/trainer/test_strip.py"]
 [[pr]]
 slug = "part"
 title = "Strip parts"
-patches = {counts[2]}
-files = []
+patches = {counts[2]}{alone_on[2]}
+files = [{part_files}]
 description = "pr/strip.md"
-tests = []
+tests = [{part_files}]
 """
 
 
@@ -81,14 +84,19 @@ def write_stack(
     first_files=("tests/trainer/test_greet.py",),
     strip_files=("tests/trainer/test_strip.py", "docs/source/en/*.md"),
     scaffold=("tests/__init__.py", "tests/trainer/__init__.py"),
+    part_files=(),
+    alone_on=(None, None, None),
 ):
     """pr/stack.toml of three pull requests: the patch counts, the new files (and tests) of the first, those of the
-    second; the scaffold."""
+    second, the new files (and tests) of the third; the scaffold; each one's alone_on (a list of slugs; None: none)."""
+    quoted = lambda files: ", ".join(f'"{file}"' for file in files)  # noqa: E731
     text = STACK.format(
-        scaffold="[" + ", ".join(f'"{file}"' for file in scaffold) + "]",
+        scaffold=f"[{quoted(scaffold)}]",
         counts=counts,
-        first_files=", ".join(f'"{file}"' for file in first_files),
-        strip_files="[" + ", ".join(f'"{file}"' for file in strip_files) + "]",
+        first_files=quoted(first_files),
+        strip_files=f"[{quoted(strip_files)}]",
+        part_files=quoted(part_files),
+        alone_on=["" if slugs is None else f"\nalone_on = [{quoted(slugs)}]" for slugs in alone_on],
     )
     (root / "pr" / "stack.toml").write_text(text, encoding="utf-8")
 
@@ -152,18 +160,91 @@ def test_each_diff_applied_on_top_of_the_ones_before_it_gives_its_tree_and_its_t
     assert "docs/source/en/greeting.md" in description
 
 
-def test_a_pull_request_that_builds_on_an_earlier_one_is_said_to_and_its_diff_does_not_apply_alone(
+def test_a_pull_request_alone_on_earlier_ones_applies_on_them_alone_and_its_tests_theirs_and_upstreams_pass_there(
+    stacked, tmp_path, capsys
+):
+    # 03 touches another function than 02. Two upstream tests that are not on the stock list pass on 01 alone only:
+    # one needs 01's f-string (numbers), one fails once 02 strips names
+    numbers = "from transformers import greet\n\n\ndef test_numbers():\n    assert greet(5) == 'hello 5'\n"
+    files = {
+        **UPSTREAM_TESTS,
+        "repo/tests/trainer/test_trainer_data.py": KEEPS_SPACES,
+        "repo/tests/trainer/test_training_args.py": numbers,
+    }
+    upstream = fake_upstream_tests(tmp_path / "upstream-tests", files)
+    write_stack(stacked, alone_on=([], ["f-string"], ["f-string"]))
+    assert make_pr(stacked, tmp_path / "dist" / "pr", upstream_tests=upstream) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "; applies to 5.24.0 alone; tests of 01: 1 passed" in lines[0]
+    assert "; applies to 5.24.0 alone on 01; tests of 01, 02: 2 passed" in lines[1]
+    assert re.search(
+        r"; applies to 5.24.0 on top of 01, 02 and alone on 01; tests of 01, 02, 03: 2 passed in .*"
+        r"\(7 collected: 3 passed, 3 failed, 1 skipped\); alone on 01: tests of 01, 03: 1 passed in .*"
+        r"\(7 collected: 5 passed, 1 failed, 1 skipped\)$",
+        lines[2],
+    ), lines[2]
+    assert (tmp_path / "dist" / "upstream-tests" / "03-part-alone.log").is_file()
+    readme = (tmp_path / "dist" / "pr" / "README.md").read_text(encoding="utf-8")
+    assert "`03-part/part.diff`, applies to 5.24.0 on top of 01, 02 and alone on 01; " in readme
+
+
+def test_a_pull_request_whose_diff_does_not_apply_alone_on_the_ones_it_names_is_refused(stacked, tmp_path, capsys):
+    write_stack(stacked, alone_on=(None, [], None))  # 02 changes the line 01 wrote
+    assert make_pr(stacked, tmp_path / "out", python=None) == 1
+    assert error_line(capsys) == (
+        "error: 02-strip.diff does not apply to 5.24.0 alone (its alone_on in pr/stack.toml): "
+        "02-strip.diff: error: patch failed: src/transformers/__init__.py:2"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_pull_request_whose_tests_need_one_it_does_not_name_in_alone_on_is_refused(stacked, tmp_path, capsys):
+    (stacked / "tests" / "trainer" / "test_part.py").write_text(PART_TEST, encoding="utf-8")
+    write_stack(stacked, part_files=["tests/trainer/test_part.py"], alone_on=(None, None, ["f-string"]))
+    assert make_pr(stacked, tmp_path / "out") == 1
+    line = error_line(capsys)
+    assert line.startswith("error: 03-part alone on 01: tests of its tree: 1 failed, 1 passed"), line
+    assert "test_part.py::test_parts" in line
+
+
+@pytest.mark.parametrize(
+    "alone_on, problem",
+    [
+        ((None, None, ["strip", "f-string"]), "has alone_on ['strip', 'f-string'] in pr/stack.toml: name each"),
+        ((None, ["part"], None), "has alone_on 'part' in pr/stack.toml, which is not the slug of a pull request"),
+    ],
+)
+def test_alone_on_names_earlier_pull_requests_in_stack_order(stacked, tmp_path, capsys, alone_on, problem):
+    write_stack(stacked, alone_on=alone_on)
+    assert make_pr(stacked, tmp_path / "out", python=None) == 1
+    assert problem in error_line(capsys)
+
+
+def test_the_size_table_counts_the_lines_of_each_diff_by_folder_and_the_words_of_each_description(
     stacked, tmp_path, capsys
 ):
     assert make_pr(stacked, tmp_path / "out", python=None) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert "applies to 5.24.0 only on top of 01;" in lines[1]
-    assert "applies to 5.24.0 alone;" in lines[2]  # the third touches another function
+    table = (
+        "| pull request | library lines | test lines | docs lines | description words |\n"
+        "| --- | --: | --: | --: | --: |\n"
+        "| 01-f-string | 2 | 5 | 0 | 10 |\n"
+        "| 02-strip | 2 | 5 | 1 | 8 |\n"
+        "| 03-part | 2 | 0 | 0 | 8 |\n"
+        "| total | 6 | 10 | 1 | 26 |"
+    )
+    assert table in capsys.readouterr().out
+    assert f"\n\n{table}\n\n" in (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
 
-    tree = pristine(stacked, tmp_path / "alone")
-    alone = ["git", "apply", "--check", str(tmp_path / "out" / "02-strip" / "strip.diff")]
-    assert subprocess.run(alone, cwd=tree, capture_output=True).returncode != 0
-    git(tree, "apply", "--check", str(tmp_path / "out" / "03-part" / "part.diff"))
+
+def test_a_description_longer_than_the_word_limit_is_refused(stacked, tmp_path, capsys):
+    limit = upstream_pr.DESCRIPTION_WORDS
+    (stacked / "pr" / "f_string.md").write_text("word " * (limit + 1), encoding="utf-8")
+    (stacked / "pr" / "strip.md").write_text("word\n" * limit, encoding="utf-8")
+    assert make_pr(stacked, tmp_path / "out", python=None) == 1
+    assert error_line(capsys) == (
+        f"error: descriptions longer than {limit} words (DESCRIPTION_WORDS in tools/upstream_pr.py, counted as `wc -w` "
+        f"does): pr/f_string.md of 01-f-string has {limit + 1}; shorten them"
+    )
 
 
 def test_patch_counts_that_do_not_add_up_to_the_series_are_refused(stacked, tmp_path, capsys):
@@ -219,6 +300,10 @@ def test_the_projects_stack_touches_only_upstream_paths_and_each_commit_is_in_it
 
     scaffold, stack = upstream_pr.load_stack(project)
     assert "tests/__init__.py" in scaffold
+    # upstream can merge 01 to 04 each on at most 01, and 05 without 04
+    alone_on = {pr.slug: pr.alone_on for pr in stack}
+    assert all(alone_on[slug] in ([], [1]) for slug in [pr.slug for pr in stack][:4]), alone_on
+    assert alone_on["time-budget"] == [1, 2, 3]
     for pr in stack:
         diff = (tmp_path / pr.name / f"{pr.slug}.diff").read_text(encoding="utf-8")
         touched = re.findall(r"^diff --git a/(\S+) b/", diff, re.MULTILINE)

@@ -16,7 +16,7 @@ The guide docs/source/en/time_based_strategies.md says what the code does: each 
 printing what its comments say, and the page names every duration form that `_parse_duration` accepts.
 """
 
-import contextlib
+import functools
 import io
 import os
 import re
@@ -42,10 +42,12 @@ def python_blocks(page: Path = PAGE) -> list[tuple[str, str]]:
 def run_python_block(page: Path, name: str, code: str) -> str:
     """Runs a ```py block of `page` in a new empty folder (examples write files such as `out/`); returns its output."""
     previous_directory, output = os.getcwd(), io.StringIO()
-    with tempfile.TemporaryDirectory() as directory, contextlib.redirect_stdout(output):
+    # Its `print` writes to `output`: pytest's live logging replaces `sys.stdout` when a warning is logged
+    namespace = {"__name__": "__main__", "print": functools.partial(print, file=output)}
+    with tempfile.TemporaryDirectory() as directory:
         os.chdir(directory)
         try:
-            exec(compile(code, f"{page.name}:{name}", "exec"), {"__name__": "__main__"})
+            exec(compile(code, f"{page.name}:{name}", "exec"), namespace)
         finally:
             os.chdir(previous_directory)
     return output.getvalue()
