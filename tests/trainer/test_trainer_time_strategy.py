@@ -19,6 +19,7 @@ by step on a fake clock, and one training run per capability.
 """
 
 import json
+import math
 import os
 import time
 import unittest
@@ -300,8 +301,8 @@ class TimeBestModelTest(TimeTrainerTestCase):
 
     def test_load_best_model_at_end(self):
         # Saves every 5s bring their evaluations. The best evaluation (0.1 at step 8) falls between two saves: it is
-        # `best_metric`, as under "steps", and the best saved checkpoint (0.3 at step 11) is the best model
-        trainer, ticks = self.train([1.0, 0.9, 0.5, 0.1, 0.2, 0.3, 0.4], save_time=5)
+        # `best_metric`, as under "steps", and the best saved checkpoint (0.3 at step 11; 6's is NaN) is the best model
+        trainer, ticks = self.train([1.0, 0.9, math.nan, 0.1, 0.2, 0.3, 0.4], save_time=5)
         self.assertEqual((ticks.steps["evaluate"], ticks.steps["save"]), ([3, 5, 6, 8, 10, 11, 12], [6, 11, 12]))
         self.assertEqual(trainer.state.best_metric, 0.1)
         self.assertEqual(trainer.state.best_model_checkpoint, os.path.join(self.output_dir, "checkpoint-11"))
