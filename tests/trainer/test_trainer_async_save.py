@@ -417,7 +417,6 @@ class AsyncCheckpointTest(TestCasePlus):
             with self.assertRaisesRegex(RuntimeError, "checkpoint-2 in the background failed .*No space left"):
                 make_trainer(output_dir).train()
         self.assertFalse(is_complete(output_dir, 2))
-        self.assertIsNone(get_last_checkpoint(output_dir))
 
     def test_exception_completes_the_written_checkpoint(self):
         # checkpoint-4 is written when training raises at step 5: complete and resumable, as after a synchronous

@@ -214,13 +214,25 @@ class CheckpointFolderTest(TestCasePlus):
     def test_newest_complete(self):
         output_dir = self.get_auto_remove_tmp_dir()
         make_checkpoint(output_dir, 2, complete=False)
-        self.assertIsNone(get_last_checkpoint(output_dir))
         make_checkpoint(output_dir, 4)
         make_checkpoint(output_dir, 6, complete=False)
         make_checkpoint(output_dir, 8, jit_marker=True)  # a just-in-time save that did not finish
         with CaptureLogger(logging.get_logger("transformers.trainer_utils")) as captured:
             self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-4"))
         self.assertIn(f"checkpoint-8 (holds {JIT_MARKER}), checkpoint-6 (no trainer_state.json)", captured.out)
+
+    def test_without_a_complete_one_the_newest_as_before(self):
+        # A node that never writes `trainer_state.json` (node-local folders without `save_on_each_node`)
+        output_dir = self.get_auto_remove_tmp_dir()
+        self.assertIsNone(get_last_checkpoint(output_dir))
+        make_checkpoint(output_dir, 2, complete=False)
+        make_checkpoint(output_dir, 4, complete=False)
+        with CaptureLogger(logging.get_logger("transformers.trainer_utils")) as captured:
+            self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-4"))
+        self.assertEqual(captured.out, "")
+        from transformers.trainer import get_last_checkpoint as imported_from_trainer  # as in 5.24.0
+
+        self.assertIs(imported_from_trainer, get_last_checkpoint)
 
     def test_skipped_named_once_by_the_main_process(self):
         output_dir = self.get_auto_remove_tmp_dir()
@@ -256,6 +268,16 @@ class CheckpointFolderTest(TestCasePlus):
             make_checkpoint(output_dir, step, complete=complete)
         rotate_checkpoints(output_dir, save_total_limit=2)
         self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-14", "checkpoint-25"])
+
+    def test_rotation_without_incomplete_folders_as_before(self):
+        # A second run in the same folder saved checkpoint-2 after the first run's checkpoint-6: by save time (as
+        # `Trainer` rotates), checkpoint-2 is the newest, and checkpoint-6 goes
+        output_dir = self.get_auto_remove_tmp_dir()
+        for age, step in enumerate((6, 2)):
+            folder = make_checkpoint(output_dir, step)
+            os.utime(folder, (1_000_000 + age, 1_000_000 + age))
+        rotate_checkpoints(output_dir, save_total_limit=1, use_mtime=True)
+        self.assertEqual(checkpoint_folders(output_dir), ["checkpoint-2"])
 
     def test_rotation_read_error_does_not_go_first(self):
         output_dir = self.get_auto_remove_tmp_dir()

@@ -35,7 +35,9 @@ class JITCheckpointCallbackTest(TestCasePlus):
     def make_callback(self, world_size, requested, any_process_requested=False, should_save=True):
         trainer = mock.Mock()
         trainer.args = SimpleNamespace(world_size=world_size, should_save=should_save)
-        trainer.accelerator.check_trigger.return_value = any_process_requested
+        # Summed over the processes: this one's request, and 1 more if another process was asked
+        trainer.accelerator.device = "cpu"
+        trainer.accelerator.reduce.side_effect = lambda requested: requested + float(any_process_requested)
         trainer.state.global_step = 4
         trainer._get_output_dir.return_value = self.get_auto_remove_tmp_dir()
         callback = JITCheckpointCallback()
@@ -54,7 +56,7 @@ class JITCheckpointCallbackTest(TestCasePlus):
         control = self.call(callback, hook)
         self.assertTrue(control.should_training_stop)
         callback.trainer._save_checkpoint.assert_called_once()
-        callback.trainer.accelerator.check_trigger.assert_not_called()
+        callback.trainer.accelerator.reduce.assert_not_called()
 
     @parameterized.expand([hook for hook in HOOKS if hook != "on_step_end"])
     def test_several_processes_never_save_alone(self, hook):
@@ -66,7 +68,8 @@ class JITCheckpointCallbackTest(TestCasePlus):
     def test_several_processes_save_together_at_a_step_end(self, _, requested):
         callback = self.make_callback(world_size=2, requested=requested, any_process_requested=True)
         control = self.call(callback, "on_step_end")
-        self.assertEqual(callback.trainer.accelerator.set_trigger.called, requested)
+        (sent,), _ = callback.trainer.accelerator.reduce.call_args
+        self.assertEqual(sent.item(), float(requested))
         self.assertTrue(control.should_training_stop)
         self.assertFalse(control.should_save)  # the callback saved: no second save at this step
         callback.trainer._save_checkpoint.assert_called_once()
@@ -74,7 +77,7 @@ class JITCheckpointCallbackTest(TestCasePlus):
     def test_several_processes_go_on_when_none_was_signalled(self):
         callback = self.make_callback(world_size=2, requested=False, any_process_requested=False)
         self.assertFalse(self.call(callback, "on_step_end").should_training_stop)
-        callback.trainer.accelerator.check_trigger.assert_called_once()  # every step end, on every process
+        callback.trainer.accelerator.reduce.assert_called_once()  # every step end, on every process
         callback.trainer._save_checkpoint.assert_not_called()
 
     def test_sentinel_written_by_the_processes_that_save(self):

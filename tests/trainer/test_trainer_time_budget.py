@@ -60,10 +60,13 @@ class SlowEvents(Ticks):
 
 @require_torch
 class TimeBudgetCallbackTest(TestCasePlus):
-    def run_budget(self, budget=100, events=(), first_step=1, log=0, evals=(4,), epoch_steps=10**6, **kwargs):
+    def run_budget(
+        self, budget=100, events=(), first_step=1, log=0, evals=(4,), epoch_steps=10**6, slow_steps=(), **kwargs
+    ):
         """
-        Drives the callback's hooks as `Trainer` calls them, until it stops training: 1s update steps, and at the steps
-        `events` a training log of `log`s, evaluations of `evals`s (one per dataset) and a save of 2s, as configured.
+        Drives the callback's hooks as `Trainer` calls them, until it stops training: 1s update steps (5s at
+        `slow_steps`), and at the steps `events` a training log of `log`s, evaluations of `evals`s (one per dataset) and
+        a save of 2s, as configured.
         """
         hooks = {name: kwargs.pop(name, None) for name in ("model", "optimizer")}
         trainer = {name: kwargs.pop(name, None) for name in ("eval_dataset", "accelerator")}
@@ -74,7 +77,7 @@ class TimeBudgetCallbackTest(TestCasePlus):
         with mock.patch.object(TimeBudgetCallback, "clock", clock):
             callback.on_train_begin(args, state, control)
             while state.global_step < args.max_steps and not control.should_training_stop:
-                clock.advance(1 if state.global_step else first_step)
+                clock.advance(first_step if not state.global_step else 5 if state.global_step + 1 in slow_steps else 1)
                 state.global_step += 1
                 state.epoch = state.global_step / epoch_steps
                 due = state.global_step in events
@@ -104,12 +107,18 @@ class TimeBudgetCallbackTest(TestCasePlus):
             # A first step of 50s is not timed (step 50 ends at 99 > 100 - 2), nor a stop
             ("first_step_not_timed", {"first_step": 50}, 50),
             ("first_step_not_a_stop", {"first_step": 50, "budget": 10}, 2),
-            # An evaluation not timed yet: its batches as steps, kept twice. 4 batches of 2: step 91 ends at 91 > 90
-            ("untimed_eval", {**EVAL, "eval_dataset": [0] * 8}, 91),
-            ("untimed_eval_larger_batches", {**EVAL, "eval_dataset": [0] * 8, "per_device_eval_batch_size": 4}, 91),
-            ("untimed_eval_accumulation", {**EVAL, "eval_dataset": [0] * 8, "gradient_accumulation_steps": 2}, 95),
-            ("untimed_eval_datasets", {**EVAL, "eval_dataset": {"a": [0] * 8, "b": [0] * 8}}, 83),
+            # An evaluation not timed yet: its batches at a third of a step each, kept twice. 4 batches of 2:
+            # 2 * (1 + 4/3)s kept, step 96 ends at 96 > 95.3; batches of 4 count twice; with gradient accumulation of
+            # 2, a step counts 4 samples: step 97 ends at 97 > 96.7; two datasets, 8 batches: step 93 ends at 93 > 92.7
+            ("untimed_eval", {**EVAL, "eval_dataset": [0] * 8}, 96),
+            ("untimed_eval_larger_batches", {**EVAL, "eval_dataset": [0] * 8, "per_device_eval_batch_size": 4}, 96),
+            ("untimed_eval_accumulation", {**EVAL, "eval_dataset": [0] * 8, "gradient_accumulation_steps": 2}, 97),
+            ("untimed_eval_datasets", {**EVAL, "eval_dataset": {"a": [0] * 8, "b": [0] * 8}}, 93),
             ("untimed_eval_no_length", {**EVAL, "eval_dataset": iter([0] * 8)}, 89),  # a tenth of the budget
+            # A 5s step at 3: 2 * 5s kept from then on, step 87 ends at 91 > 90. An untimed evaluation takes the mean
+            # step, not the slowest: 2 * (5 + 4/3 * 87/83)s kept at step 84, which ends at 88 > 87.2 (73 by the slowest)
+            ("slowest_step", {"slow_steps": {3}}, 87),
+            ("untimed_eval_mean_step", {**EVAL, "eval_dataset": [0] * 8, "slow_steps": {3}}, 84),
             # One evaluation at step 10, 4s after a training log of 20s: 2 * (1 + 4)s kept, step 67 ends at 91 > 90
             ("eval_without_training_log", {**EVAL, "events": {10}, "log": 20}, 67),
             # Two evaluation datasets of 4s each: 2 * (1 + 8)s kept, step 75 ends at 83 > 82
@@ -145,9 +154,10 @@ class TimeBudgetCallbackTest(TestCasePlus):
 
     @parameterized.expand(
         [
-            ("eval_and_save", EVAL_SAVE, " and the final evaluation and save"),
-            ("save", {"save_strategy": "steps"}, " and the final save"),
-            ("nothing", {}, ""),
+            # Kept: a step (2 * 1s), an untimed evaluation (a tenth of the budget) and save (1s for no bytes)
+            ("eval_and_save", EVAL_SAVE, " and the final evaluation and save (3.2s kept in hand)"),
+            ("save", {"save_strategy": "steps"}, " and the final save (3.0s kept in hand)"),
+            ("nothing", {}, " (2.0s kept in hand)"),
         ]
     )
     def test_stop_warning(self, _, strategies, final):
@@ -161,7 +171,8 @@ class TimeBudgetCallbackTest(TestCasePlus):
             self.assertFalse(self.run_budget(budget=2, max_steps=2, save_strategy="steps")[1].should_save)
 
     def test_stop_agreed_elsewhere_is_said_where_it_was_decided(self):
-        accelerator = mock.Mock(check_trigger=mock.Mock(side_effect=[False] * 3 + [True]))
+        others = iter([0.0] * 3 + [1.0])  # another process's clock runs out at the 4th check
+        accelerator = mock.Mock(reduce=mock.Mock(side_effect=lambda local: local + next(others)))
         with mock.patch.object(TrainingArguments, "world_size", new_callable=mock.PropertyMock, return_value=2):
             with CaptureLogger(logging.get_logger(LOGGER)) as captured:
                 self.run_budget(accelerator=accelerator)
@@ -181,11 +192,13 @@ class TimeBudgetCallbackTest(TestCasePlus):
         self.assertFalse(control.should_save)
 
     def test_processes_agree_at_every_step_end_after_the_first(self):
-        # Another process's clock ran out at step 5: this one stops too. Its own runs out at 99: it tells the others
-        accelerator = mock.Mock(check_trigger=mock.Mock(side_effect=[False] * 3 + [True]))
+        # Another process's clock ran out at step 5 (the 4th check): this one stops too
+        others = iter([0.0] * 3 + [1.0])
+        accelerator = mock.Mock(reduce=mock.Mock(side_effect=lambda local: local + next(others)))
         with mock.patch.object(TrainingArguments, "world_size", new_callable=mock.PropertyMock, return_value=2):
             self.assertEqual(self.run_budget(accelerator=accelerator)[0], 5)
-            accelerator.check_trigger.side_effect = lambda: accelerator.set_trigger.called
+            # Its own runs out at 99: it tells the others, whose sum then says to stop
+            accelerator.reduce.side_effect = lambda local: local
             self.assertEqual(self.run_budget(accelerator=accelerator)[0], 99)
 
 
@@ -213,6 +226,16 @@ class MaxTrainTimeTest(TestCasePlus):
         with self.assertRaisesRegex(ValueError, "`max_train_time` is not a duration"):
             trainer.train()
         self.assertEqual(trainer.state.global_step, 0)
+
+    def test_callback_given_by_the_user_keeps_the_budget(self):
+        # Its constants changed: `Trainer` hands it what it needs, as to the one it adds
+        args, clock = TrainingArguments(self.get_auto_remove_tmp_dir(), max_train_time=10, **ARGS), FakeClock()
+        budget = TimeBudgetCallback()
+        budget.margin = 1.0
+        trainer = Trainer(tiny_model(), args, train_dataset=RandomTokenDataset(4), callbacks=[Ticks(clock), budget])
+        with mock.patch.object(TimeBudgetCallback, "clock", clock):
+            self.assertEqual(trainer.train().global_step, 10)  # 1s steps, 1 * 1s kept: step 10 ends at 10 > 9 (2: 9)
+        self.assertEqual(sum(isinstance(cb, TimeBudgetCallback) for cb in trainer.callback_handler.callbacks), 1)
 
     def test_budget_set_or_unset_late_applies_when_training_starts(self):
         args, clock = TrainingArguments(self.get_auto_remove_tmp_dir(), **{**ARGS, "max_steps": 100}), FakeClock()
