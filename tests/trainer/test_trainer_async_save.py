@@ -34,7 +34,14 @@ from unittest import mock
 
 from parameterized import parameterized
 
-from transformers import HfArgumentParser, Trainer, TrainerCallback, TrainingArguments, is_torch_available
+from transformers import (
+    DefaultFlowCallback,
+    HfArgumentParser,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    is_torch_available,
+)
 from transformers.testing_utils import CaptureLogger, LoggingLevel, TestCasePlus, require_peft, require_torch
 from transformers.trainer_callback import TrainerState
 from transformers.trainer_jit_checkpoint import CheckpointManager, JITCheckpointCallback
@@ -147,8 +154,6 @@ class AtStep(TrainerCallback):
 class Reader(TrainerCallback):
     """Reads the checkpoint in `on_save`, as the integrations do (W&B, MLflow)."""
 
-    __module__ = "transformers.integrations.testing"  # a callback of transformers: saves do not wait for it
-
     def __init__(self):
         self.trainer, self.saved = None, []
 
@@ -157,6 +162,12 @@ class Reader(TrainerCallback):
         self.saved.append(
             (state.global_step, self.trainer.state.global_step, sorted(os.listdir(folder_of(args, state))))
         )
+
+    on_save.__module__ = "transformers.integrations.testing"  # an `on_save` of transformers: saves do not wait for it
+
+
+class InheritedOnSave(DefaultFlowCallback):
+    """A user's callback whose `on_save` is transformers' own: saves do not wait for it."""
 
 
 class Writer(TrainerCallback):
@@ -306,6 +317,23 @@ class HostBuffersTest(TestCasePlus):
         self.assertEqual([name for name, ref in allocated if ref() is not None], [])
         self.assertIsNone(trainer._async_writer)
 
+    def test_freed_when_a_write_failed(self):
+        # The error raised on the training thread keeps no staged state alive (a notebook holds the last error)
+        allocated, recording = self.record_buffers()
+        torch_save = torch.save
+
+        def disk_full(obj, path, *args, **kwargs):
+            if os.path.basename(path) == "optimizer.pt" and "checkpoint-2" in str(path):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            return torch_save(obj, path, *args, **kwargs)
+
+        with recording, mock.patch.object(torch, "save", disk_full):
+            with self.assertRaises(RuntimeError) as failed:
+                make_trainer(self.get_auto_remove_tmp_dir()).train()
+        gc.collect()
+        self.assertIsNotNone(failed.exception)
+        self.assertEqual([name for name, ref in allocated if ref() is not None], [])
+
     def test_none_without_saves(self):
         allocated, recording = self.record_buffers()
         with recording:
@@ -447,14 +475,16 @@ class AsyncCheckpointTest(TestCasePlus):
         with open(os.path.join(output_dir, "checkpoint-4", "trainer_state.json"), encoding="utf-8") as f:
             self.assertTrue(json.load(f)["stateful_callbacks"]["TrainerControl"]["args"]["should_save"])
 
-    @parameterized.expand([("negligible", 1.0, 0), ("longer_than_the_pause", 20.0, 1)])
-    def test_warned_of_waits_longer_than_the_pause(self, _, wait_seconds, warnings):
-        # Each save pauses training 10s; each wait lasts `wait_seconds` (on a fake clock)
+    @parameterized.expand(
+        [("shorter_than_the_pause", 10, 1, 0), ("longer_than_the_pause", 10, 20, 1), ("under_a_second", 0.1, 0.5, 0)]
+    )
+    def test_warned_of_waits_longer_than_the_pause(self, _, pause_seconds, wait_seconds, warnings):
+        # Each save pauses training `pause_seconds`; each wait lasts `wait_seconds` (on a fake clock)
         output_dir, clock = self.get_auto_remove_tmp_dir(), FakeClock()
         stage = Trainer._stage_checkpoint
 
         def slow_stage(trainer, *args):
-            clock.advance(10)
+            clock.advance(pause_seconds)
             return stage(trainer, *args)
 
         logger = logging.get_logger("transformers.trainer")
@@ -539,7 +569,8 @@ class OnSaveTest(TestCasePlus):
         # checkpoint-2 is still written at step 3: the save did not wait; on_save comes once it is complete
         output_dir, reader = self.get_auto_remove_tmp_dir(), Reader()
         with HeldWriter(step=2) as held:
-            trainer = make_trainer(output_dir, callbacks=[reader, AtStep(3, lambda state: held.release())])
+            callbacks = [reader, InheritedOnSave(), AtStep(3, lambda state: held.release())]
+            trainer = make_trainer(output_dir, callbacks=callbacks)
             reader.trainer = trainer
             trainer.train()
         self.assertEqual([saved for saved, _, _ in reader.saved], [2, 4])

@@ -65,15 +65,30 @@ class KilledAsyncSaveDistributedTest(TestCasePlus):
         files = os.listdir(os.path.join(output_dir, "checkpoint-6"))
         self.assertTrue({"rng_state_0.pth", "rng_state_1.pth", "trainer_state.json"} <= set(files), files)
 
+    @slow
+    def test_a_callback_on_one_process_makes_every_process_wait(self):
+        # A user's `on_save` callback added on the main process only: saves wait for their writes on every process
+        output_dir = self.get_auto_remove_tmp_dir()
+        self.torchrun({"output_dir": output_dir, "on_save_on_rank_0": True})
+        self.assertEqual(read_result(output_dir), {"start_step": 0, "end_step": 6})
+        self.assertEqual(get_last_checkpoint(output_dir), os.path.join(output_dir, "checkpoint-6"))
+
 
 def run_worker(job):
     from ..test_trainer_async_save import train_killed_at
-    from ..test_trainer_checkpoint_resume import train_tiny_model
+    from ..test_trainer_checkpoint_resume import tiny_trainer, train_tiny_model
 
     try:
         if "point" in job:
             point, kill_rank = job.pop("point"), job.pop("kill_rank")
             train_killed_at(point=point if int(os.environ["RANK"]) == kill_rank else None, **job)
+        elif job.pop("on_save_on_rank_0", False):
+            from ..test_trainer_async_save import Writer
+
+            trainer = tiny_trainer(max_steps=6, save_async=True, **job)
+            if int(os.environ["RANK"]) == 0:
+                trainer.add_callback(Writer())
+            trainer.train()
         else:
             train_tiny_model(save_async=True, **job)
     finally:
