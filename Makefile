@@ -17,7 +17,7 @@ help:
 	@echo "make wheel    build dist/transformers-<version>+time.N-py3-none-any.whl from committed patches/"
 	@echo "make quality  upstream's ruff check and ruff format on every file the series touches or adds"
 	@echo "make upstream-tests  upstream's own trainer tests on fork/: all that pass on the stock release must pass"
-	@echo "make bench    cost of the time strategies, a crash-resume soak, how close to max_time training ends"
+	@echo "make bench    the time strategies' cost, a crash-resume soak, the time budget, asynchronous saves"
 	@echo "make pr       dist/pr/: the stack of pull requests of pr/stack.toml, each diff applied and tested in turn"
 	@echo "make matrix   apply and test the series on transformers 5.20.0 to 5.24.0"
 
@@ -42,9 +42,10 @@ wheel: $(VENV)/installed
 demo: fork
 	$(VPY) examples/demo_time_strategies.py --output-dir demo-output
 
-# RUN_SLOW=1: the multi-process tests, `@slow` as upstream marks them, run here too
+# RUN_SLOW=1: the multi-process tests, `@slow` as upstream marks them, run here too; a test that hangs fails after
+# 10 minutes (pytest-timeout) instead of hanging CI
 test: fork quality
-	RUN_SLOW=1 $(VPY) -m pytest -q tests
+	RUN_SLOW=1 $(VPY) -m pytest -q --timeout=600 tests
 
 quality: $(VENV)/installed
 	$(PYTHON) tools/upstream_pr.py quality --ruff $(abspath $(VENV)/bin/ruff)

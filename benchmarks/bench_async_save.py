@@ -1,5 +1,5 @@
-"""Asynchronous checkpoint saves (`save_async=True`) against synchronous ones: the pause per save, the training time
-lost to saving, the background write, host memory, and a kill soak.
+"""Asynchronous checkpoint saves (`save_async=True`) against synchronous ones and PyTorch DCP's `async_save`: the pause
+per save, the training time lost to saving, the background write, host memory, and a kill soak.
 
 A `LlamaForCausalLM` of 110M parameters, built from a config (hidden size 768, 12 layers, vocabulary of 16,000; no
 download), trains with AdamW (`adamw_torch_fused`, the default) on random token ids, on the CPU, saving every few
@@ -12,11 +12,21 @@ imported transformers once: no saves (`save_strategy="no"`), synchronous saves, 
   accelerator) followed by `--device-seconds` of waiting (a `time.sleep` in `on_step_end`, as the host waits for a
   device to finish), so the host is idle most of each step.
 
+Beside them, in the same rounds, PyTorch's distributed checkpointing (DCP): `torch.distributed.checkpoint.async_save`,
+driven by `DcpTrainer` as an integration into `Trainer._save_checkpoint` would drive it (the previous save waited for;
+the model's and the optimizer's state dicts staged by one `DefaultStager`, kept for the run, which reuses its copies;
+`trainer_state.json` at the first step end after the write is complete). Its variants (`--dcp-variants`):
+dcp-thread, the thread checkpointer, staged on the training thread, one `FileSystemWriter` (DCP's format: `.metadata`
+and `__0_0.distcp`); dcp-thread-bg, staged by the stager's own thread while the next step computes, which waits for it
+before its optimizer step; dcp-thread-hf, the weights by `HuggingFaceStorageWriter` (safetensors) and the optimizer by
+a `FileSystemWriter`; dcp-process, the process checkpointer (a one-process gloo group); dcp-process-shm, the same with
+the stager's copy in shared memory. Pinned memory needs CUDA: the stager ignores it on the CPU.
+
 First, thread or process: the update step of the large model (one thread) alone, then beside a background thread that
 repeats one part of a save (the weights written by safetensors, the optimizer state by `torch.save`), and beside one
 that runs Python code, which holds the GIL: what a writer thread costs training through the GIL.
 
-A round runs the three variants of each regime, in reversed order every other round (a drift of the machine's speed
+A round runs the variants of each regime, in reversed order every other round (a drift of the machine's speed
 weighs on all alike). The final save is skipped (`control.should_save = False` at the last step): it is outside what
 is measured. Each run records, in a callback added after `DefaultFlowCallback`, `time.time()` at each step begin and
 step end (after the waiting), and samples its RSS (psutil, the process and its children) every 50 ms. Measured:
@@ -29,7 +39,11 @@ step end (after the waiting), and samples its RSS (psutil, the process and its c
   pause plus `save_steps` times the rise of the median update step over the run without saves;
 - background write: from the end of an asynchronous save's pause to the mtime of its last file written, and to that of
   its `trainer_state.json` (written at the first step end after the files are written and fsynced);
-- host memory: the peak RSS during `train()`, above the RSS before it (model built, no optimizer state yet).
+- staging: the copy of the states to host memory (ours: `_stage_checkpoint`; DCP: from the save's start until the
+  stager's copy is complete);
+- host memory: the peak RSS during `train()`, above the RSS before it (model built, no optimizer state yet); and the
+  peak of the private memory (anonymous, and shared memory counted once: the RSS of DCP's checkpoint process counts
+  again the pages of shared memory it reads).
 
 Between runs the checkpoints are deleted and `os.sync()` flushes the page cache's dirty pages, outside what is timed.
 
@@ -40,8 +54,11 @@ inside a background write (a checkpoint folder without its `trainer_state.json` 
 step), after a random part of it; then a fresh process resumes with `resume_from_checkpoint=True` and must start from
 the newest checkpoint that had its `trainer_state.json` at the kill.
 
-    .venv/bin/python benchmarks/bench_async_save.py            # what `make bench` runs: 6 min on 2 quiet CPUs, 15 loaded
+    .venv/bin/python benchmarks/bench_async_save.py            # what `make bench` runs: about 20 min on 2 quiet CPUs
+    .venv/bin/python benchmarks/bench_async_save.py --dcp-variants none  # without DCP's variants: 6 min, 15 loaded
     .venv/bin/python benchmarks/bench_async_save.py --quick    # a smoke run: a small model, one round, 4 kills
+    .venv/bin/python benchmarks/bench_async_save.py --only dcp-comparison   # sync, ours, DCP's: about 14 min
+    .venv/bin/python benchmarks/bench_async_save.py --only dcp-comparison --regimes idle --rounds 1  # about 5 min
 """
 
 import argparse
@@ -101,7 +118,9 @@ DCP_VARIANTS = {
     "dcp-process": {"checkpointer": "process", "async_staging": False, "shared_memory": False, "writer": "fs"},
     "dcp-process-shm": {"checkpointer": "process", "async_staging": False, "shared_memory": True, "writer": "fs"},
 }
-DCP_DEFAULT = ("dcp-thread", "dcp-thread-bg", "dcp-thread-hf", "dcp-process", "dcp-process-shm")
+# dcp-process is left out by default: as fast as dcp-process-shm, with more memory (its copy goes to shared memory as
+# it is handed to the checkpoint process)
+DCP_DEFAULT = ("dcp-thread", "dcp-thread-bg", "dcp-thread-hf", "dcp-process-shm")
 LABELS = {
     "sync": "synchronous",
     "async": "ours (`save_async`)",
@@ -112,7 +131,7 @@ LABELS = {
     "dcp-process-shm": "DCP process, shared-memory staging",
 }
 SOAK_MAX_STEPS = 400
-CHILD_TIMEOUT_SECONDS = 300
+CHILD_TIMEOUT_SECONDS = 600  # a run of the busy host took 300 s on 2 CPUs shared with 10 busy processes
 
 
 def build_model(shape):
@@ -136,11 +155,13 @@ def private_memory(pid, shared):
 class PeakRss(threading.Thread):
     """The largest RSS of this process and its children, sampled every 50 ms; and the largest of their private memory
     (`private_memory`), shared memory counted once: the RSS of a checkpoint process counts again the pages of shared
-    memory that the training process staged and it reads (and the libraries both load)."""
+    memory that the training process staged and it reads (and the libraries both load). Also the CPU time of the
+    process and of each child as last sampled (`cpu_seconds`): what a writer costs the cores, whatever else runs."""
 
     def __init__(self):
         super().__init__(daemon=True)
         self.process, self.peak, self.private_peak, self.running = psutil.Process(), 0, 0, True
+        self.cpu = {}  # pid: user + system seconds, as last sampled
 
     def rss(self):
         return self.sample()[0]
@@ -152,9 +173,16 @@ class PeakRss(threading.Thread):
             try:
                 rss += process.memory_info().rss
                 private += private_memory(process.pid, shared=process.pid == self.process.pid)
+                times = process.cpu_times()
+                self.cpu[process.pid] = times.user + times.system
             except (psutil.Error, OSError):
                 pass
         return rss, private
+
+    def cpu_seconds(self):
+        """The CPU time of this process and its children so far (a child that ended: as last sampled)."""
+        self.sample()
+        return sum(self.cpu.values())
 
     def run(self):
         while self.running:
@@ -373,6 +401,7 @@ def measure(job):
     model = build_model(job["shape"])
     sampler = PeakRss()
     rss_before, private_before = sampler.sample()
+    cpu_before = sampler.cpu_seconds()
     saving = {"save_strategy": "steps", "save_steps": job["save_steps"]} if job["variant"] != "none" else {}
     if job["variant"] == "async":
         saving["save_async"] = True
@@ -398,6 +427,7 @@ def measure(job):
     returned = time.time()
     sampler.running = False
     sampler.join()
+    cpu_seconds = sampler.cpu_seconds() - cpu_before
     begins, ends = recorder.begins, recorder.ends
     staged, waits = staging_times(trainer, recorder.saves)
     markers = {step: marker_time(job["output_dir"], step) for step in recorder.saves}
@@ -416,6 +446,7 @@ def measure(job):
         "rss_peak": max(sampler.peak, rss_before),
         "private_before": private_before,
         "private_peak": max(sampler.private_peak, private_before),
+        "cpu_seconds": cpu_seconds,
     }
     with open(job["result"], "w", encoding="utf-8") as f:
         json.dump(result, f)
@@ -510,7 +541,7 @@ def comparison(context, args, regimes, variants):
                     f"pauses [{fmt_list(result['pauses'])}] s, staging [{fmt_list(result['staging'])}] s, "
                     f"files [{fmt_list(result['files'])}] s, complete [{fmt_list(result['writes'])}] s, "
                     f"peak RSS +{(result['rss_peak'] - result['rss_before']) / 2**30:.2f} GiB, private "
-                    f"+{(result['private_peak'] - result['private_before']) / 2**30:.2f} GiB",
+                    f"+{(result['private_peak'] - result['private_before']) / 2**30:.2f} GiB, CPU {result['cpu_seconds']:.1f} s",
                     flush=True,
                 )
 
@@ -559,6 +590,15 @@ def background_write(runs, name, variant):
         median(run["steps"]) / median(base["steps"]) for run, base in zip(runs[name, variant], runs[name, "none"])
     ]
     return files, writes, median(slowdown)
+
+
+def cpu_per_save(runs, name, variant):
+    """Per round: the CPU time of the run (the process and its children, during `train()`) above that of the run
+    without saves, per save: what saving costs the cores, which a busy host loses, however loaded the machine."""
+    return [
+        (run["cpu_seconds"] - base["cpu_seconds"]) / run["saves"]
+        for run, base in zip(runs[name, variant], runs[name, "none"])
+    ]
 
 
 def peak_memory(runs, name, variant, key="rss"):
@@ -677,6 +717,11 @@ def summarize_dcp(regime, runs, variants):
         row(
             "background write: pause end to last file; to `trainer_state.json` (medians); step while writing / without",
             write,
+        ),
+        row(
+            "CPU time per save above no saves, the process and its children (median of the rounds; no saves "
+            f"{median([r['cpu_seconds'] for r in runs[name, 'none']]):.1f} s per run)",
+            lambda v: f"{median(cpu_per_save(runs, name, v)):.2f} s",
         ),
         row(
             f"peak RSS above the start, with children (median; no saves {peak_memory(runs, name, 'none'):.2f} GiB)",
@@ -873,6 +918,9 @@ def main():
         default=",".join(DCP_DEFAULT),
         help=f"DCP's variants, comma-separated, of {', '.join(DCP_VARIANTS)}; 'none' for none",
     )
+    parser.add_argument(
+        "--regimes", default="busy,idle", help="the comparisons' regimes, comma-separated: busy (host), idle (host)"
+    )
     parser.add_argument("--tmp", default=None, help="where checkpoints are written (default: the system's temp)")
     parser.add_argument("--save-runs", help="also write every run's measures to this JSON file")
     parser.add_argument("--seed", type=int, default=0)
@@ -891,6 +939,10 @@ def main():
         },
     ]
     regimes[1]["job"]["device_seconds"] = args.device_seconds
+    chosen = [name.strip() for name in args.regimes.split(",") if name.strip()]
+    if not chosen or set(chosen) - {"busy", "idle"}:
+        sys.exit(f"--regimes: busy, idle or both, not {args.regimes!r}")
+    regimes = [regime for regime in regimes if regime["name"].split()[0] in chosen]
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["__main__"])

@@ -15,7 +15,7 @@ It reports, per kind of kill:
   most `save_time` + one update step + one save, the save that was running when it was killed).
 
     .venv/bin/python benchmarks/bench_crash_resume.py                 # what `make bench` runs, about 4 minutes
-    .venv/bin/python benchmarks/bench_crash_resume.py --kills 6       # quicker
+    .venv/bin/python benchmarks/bench_crash_resume.py --kills 2       # a smoke run, about 30 s on a quiet machine
     PYTHONPATH=<pristine 5.24.0>/src .venv/bin/python benchmarks/bench_crash_resume.py --save-steps 25   # stock
 """
 
@@ -86,14 +86,24 @@ def train(output_dir, step_seconds, save_time, save_steps, kill_at=None, kill_on
             reached(switch, point)
 
         KillSwitch.reached = reached_and_noted
-    save_to_json = TrainerState.save_to_json
+    if hasattr(Trainer, "_save_trainer_state"):  # this build: a temporary file, flushed, then renamed
+        save_trainer_state = Trainer._save_trainer_state
 
-    def noted_save_to_json(state, json_path):
-        save_to_json(state, json_path)
-        if os.path.basename(os.path.dirname(json_path)).startswith("checkpoint-"):
-            timeline.write("saved", state.global_step)
+        def noted_save_trainer_state(trainer, output_dir, state=None):
+            save_trainer_state(trainer, output_dir, state)
+            if os.path.basename(os.path.normpath(output_dir)).startswith("checkpoint-"):
+                timeline.write("saved", (state or trainer.state).global_step)
 
-    TrainerState.save_to_json = noted_save_to_json
+        Trainer._save_trainer_state = noted_save_trainer_state
+    else:  # stock: `TrainerState.save_to_json` writes it in place
+        save_to_json = TrainerState.save_to_json
+
+        def noted_save_to_json(state, json_path):
+            save_to_json(state, json_path)
+            if os.path.basename(os.path.dirname(json_path)).startswith("checkpoint-"):
+                timeline.write("saved", state.global_step)
+
+        TrainerState.save_to_json = noted_save_to_json
     schedule = {"save_strategy": "steps", "save_steps": save_steps} if save_steps else {}
     schedule = schedule or {"save_strategy": "time", "save_time": save_time}
     args = TrainingArguments(

@@ -10,19 +10,25 @@ compares, run by run (benchmarks/README.md says how, and why):
   before anything can be due;
 - "old": the same with the agreement of the previous series, reproduced here (`OldSchedule`): a blocking all-reduce
   every K update steps, K adapted to the measured costs by four tuning constants;
-- "every step" (two processes): the library's check, made at every update step.
+- "every step" (two processes): the library's check, made at every update step;
+- "budget": the step-based strategies with `max_train_time="100h"` (never reached): `TimeBudgetCallback` decides at
+  every update step, and with several processes agrees at every one (`accelerator.set_trigger`/`check_trigger`, one
+  blocking all-reduce);
+- "jit" (two processes): the step-based strategies with `enable_jit_checkpoint=True` and no signal:
+  `JITCheckpointCallback` agrees at every update step the same way.
 
 It measures throughput (steps/s of the training loop, runs alternating, medians; the ratio to "steps"), the cost per
 step, and the precision: with intervals of 0.2 s to 1 s, how late each time-based event fires after its interval
 elapsed. Prints the results as markdown tables, with PASS or MISS against each target.
 
-    .venv/bin/python benchmarks/bench_time_strategies.py            # what `make bench` runs, about 3 minutes
-    .venv/bin/python benchmarks/bench_time_strategies.py --pairs 3  # quicker, noisier
+    .venv/bin/python benchmarks/bench_time_strategies.py                     # what `make bench` runs, about 8 minutes
+    .venv/bin/python benchmarks/bench_time_strategies.py --quick --only two  # a smoke run of the 2-process part
 """
 
 import argparse
 import bisect
 import datetime
+import gc
 import json
 import math
 import os
@@ -46,6 +52,7 @@ from transformers.trainer_callback import (
     TrainerState,
     _TimeSchedule,
 )
+from transformers.trainer_time_budget import TimeBudgetCallback
 from transformers.trainer_utils import IntervalStrategy
 from transformers.utils import logging
 
@@ -65,13 +72,13 @@ class OldSchedule(_TimeSchedule):
 
     BUDGET, MAX_SPACING, AVERAGED, MAX_PERIOD = 0.002, 0.05, 16, 2**20  # its tuning constants
 
-    def __init__(self, args, state, train_start=None, checkpoint_bytes=0):
-        super().__init__(args, state, train_start, checkpoint_bytes)
+    def __init__(self, args, state):
+        super().__init__(args, state)
         self.window_start, self.window_step = self.start, state.global_step  # the steps since the last check
         self.step_seconds, self.collective_seconds = None, 0.0
         self.periods = []  # the K agreed at each check
 
-    def agreed_flags(self, now, requested=()):
+    def agreed_flags(self, now):
         step = self.state.global_step
         steps = max(step - self.window_step, 1)
         window_step_seconds = (now - self.window_start) / steps
@@ -79,7 +86,7 @@ class OldSchedule(_TimeSchedule):
         if self.step_seconds is None:
             self.step_seconds = window_step_seconds
         self.step_seconds += min(1.0, steps / self.AVERAGED) * (window_step_seconds - self.step_seconds)
-        flags = self.local_flags(now, requested)
+        flags = self.local_flags(now)
         values = [float(flag in flags) for flag in _AGREED_FLAGS] + [-self.proposal()]
         values = torch.tensor(values, dtype=torch.float32, device=self.device)
         start = self.clock()
@@ -103,6 +110,11 @@ class OldSchedule(_TimeSchedule):
         super().event_ended(kind)
         self.window_start, self.window_step = self.clock(), self.state.global_step  # events are not step time
 
+    def events_ended(self):
+        if self.fired:
+            self.window_start, self.window_step = self.clock(), self.state.global_step
+        super().events_ended()
+
 
 class EveryStepSchedule(_TimeSchedule):
     """The library's check, made at every update step (nothing is ever far): what spacing the checks saves."""
@@ -111,17 +123,23 @@ class EveryStepSchedule(_TimeSchedule):
         return 0.0
 
 
-# Each mechanism: the `_TimeSchedule` it trains with (None: step-based strategies), and its name in the tables
+# Each mechanism: the `_TimeSchedule` it trains with (None: step-based strategies), its name in the tables, and the
+# training arguments it adds
 MECHANISMS = {
-    "steps": (None, "step-based"),
-    "new": (_TimeSchedule, "new (halving checks)"),
-    "old": (OldSchedule, "old (every K steps, 4 constants)"),
-    "every step": (EveryStepSchedule, "check at every step"),
+    "steps": (None, "step-based", {}),
+    "new": (_TimeSchedule, "new (halving checks)", {}),
+    "old": (OldSchedule, "old (every K steps, 4 constants)", {}),
+    "every step": (EveryStepSchedule, "check at every step", {}),
+    "budget": (None, 'step-based + max_train_time="100h"', {"max_train_time": "100h"}),
+    "jit": (None, "step-based + enable_jit_checkpoint", {"enable_jit_checkpoint": True}),
 }
-# What each setting (number of processes) compares: with one process no mechanism agrees, so "old" is "new"
-COMPARED = {1: ("steps", "new"), 2: ("steps", "new", "old", "every step")}
+# What each setting (number of processes) compares: with one process no mechanism agrees, so "old" is "new" (and
+# `enable_jit_checkpoint` reads a flag, as in stock)
+COMPARED = {1: ("steps", "new", "budget"), 2: ("steps", "new", "old", "every step", "budget", "jit")}
 PRECISION = {1: ("new",), 2: ("new", "old")}  # "every step" fires at the same steps as "new"
 TARGETS = {1: {"ratio": 0.99, "late": 1.0}, 2: {"ratio": 0.98, "late": 2.0}}  # throughput ratio; lateness in steps
+# Mechanisms measured for information, without a target: the every-step agreements
+NO_TARGET = ("every step", "budget", "jit")
 
 
 def schedule(strategy, every):
@@ -154,6 +172,16 @@ THROUGHPUT_STEPS = 300  # per timed run
 PRECISION_SECONDS = 5.0  # length of a precision run
 MICRO_ITERATIONS, MICRO_REPEATS = 100_000, 7  # decision microbenchmark
 ALLREDUCE_ITERATIONS, ALLREDUCE_REPEATS = 1_000, 5
+# `--quick`: a smoke run, shorter runs and microbenchmarks (set on the processes torchrun starts too)
+QUICK = {
+    "WARMUP_STEPS": 30,
+    "THROUGHPUT_STEPS": 100,
+    "PRECISION_SECONDS": 2.0,
+    "MICRO_ITERATIONS": 20_000,
+    "MICRO_REPEATS": 3,
+    "ALLREDUCE_ITERATIONS": 200,
+    "ALLREDUCE_REPEATS": 3,
+}
 
 
 class TokenDataset(torch.utils.data.Dataset):
@@ -173,17 +201,21 @@ class TokenDataset(torch.utils.data.Dataset):
         return {"input_ids": tokens, "labels": tokens}
 
 
-class RecordingFlowCallback(DefaultFlowCallback):
-    """DefaultFlowCallback that records when each step ends (`time.monotonic()` as its `on_step_end` starts, before the
-    schedule reads its clock) and how long its `on_step_end` takes."""
+class StepEndTimer:
+    """Wraps a `CallbackHandler`'s `on_step_end` (the call of every callback's at each step end): records when each
+    step ends (`time.monotonic()` before any callback runs, so before the schedule reads its clock) and how long the
+    callbacks' `on_step_end` take together (the decision of `DefaultFlowCallback`, and of `TimeBudgetCallback` and
+    `JITCheckpointCallback` when they run, with their all-reduces)."""
 
-    def __init__(self):
+    def __init__(self, handler):
         self.ends, self.decision_seconds = [], []
+        self.on_step_end = handler.on_step_end
+        handler.on_step_end = self
 
-    def on_step_end(self, args, state, control, **kwargs):
+    def __call__(self, args, state, control, **kwargs):
         self.ends.append(time.monotonic())
         start = time.perf_counter()
-        control = super().on_step_end(args, state, control, **kwargs)
+        control = self.on_step_end(args, state, control, **kwargs)
         self.decision_seconds.append(time.perf_counter() - start)
         return control
 
@@ -193,8 +225,8 @@ class Recorder(TrainerCallback):
     at the end of the first step, where the schedule starts its intervals; at every step begin; and as each time-based
     event ends (`on_log`, `on_evaluate`, `on_save`, where the schedule restarts the interval of its kind), with its
     (step, kind). The events of the last step are left out: training ends with them whatever the time. Also the CPU
-    time of this process at the first step begin and the last step end. With the step ends of RecordingFlowCallback,
-    taken before the schedule reads its clock, no interval of the recorder starts before the schedule's, and no step of
+    time of this process at the first step begin and the last step end. With the step ends of `StepEndTimer`, taken
+    before the schedule reads its clock, no interval of the recorder starts before the schedule's, and no step of
     it ends after: an event fired at the end of the step in which it came due is never seen as later than that."""
 
     def __init__(self):
@@ -236,7 +268,7 @@ class Recorder(TrainerCallback):
 def train(output_dir, max_steps, mechanism, short=False):
     """One training run of the tiny model with `mechanism` (time-based: `short` intervals or 10 h); returns what it
     recorded, as plain data."""
-    time_schedule, _ = MECHANISMS[mechanism]
+    time_schedule, _, extra = MECHANISMS[mechanism]
     torch.manual_seed(0)
     args = TrainingArguments(
         output_dir=str(output_dir),
@@ -250,8 +282,9 @@ def train(output_dir, max_steps, mechanism, short=False):
         save_total_limit=1,
         ddp_find_unused_parameters=False,
         **SCHEDULES["steps" if time_schedule is None else "short" if short else "time"],
+        **extra,
     )
-    flow, recorder = RecordingFlowCallback(), Recorder()
+    recorder = Recorder()
     trainer = Trainer(
         model=LlamaForCausalLM(CONFIG),
         args=args,
@@ -259,19 +292,21 @@ def train(output_dir, max_steps, mechanism, short=False):
         eval_dataset=TokenDataset(BATCH),
         callbacks=[recorder],
     )
-    trainer.pop_callback(DefaultFlowCallback)
-    trainer.callback_handler.callbacks.insert(0, flow)
+    timer = StepEndTimer(trainer.callback_handler)
     trainer.remove_callback(PrinterCallback)
     # The mechanism's schedule, created by DefaultFlowCallback at the first step (none with step-based strategies)
     with mock.patch.object(trainer_callback, "_TimeSchedule", time_schedule or _TimeSchedule):
         trainer.train()
-    ends = flow.ends
+    ends = timer.ends
+    flow = next(
+        callback for callback in trainer.callback_handler.callbacks if isinstance(callback, DefaultFlowCallback)
+    )
     return {
         "steps_per_second": len(ends) / (ends[-1] - recorder.begins[0]),
         "cpu_steps_per_second": len(ends) / (recorder.cpu_end - recorder.cpu_begin),
         "step_seconds": statistics.median(b - a for a, b in zip(ends, ends[1:])),
-        "decision_seconds": statistics.fmean(flow.decision_seconds),  # the mean: old's checks amortized over K
-        "periods": getattr(_TimeSchedule.of(trainer.state), "periods", []),  # OldSchedule's K at each check
+        "decision_seconds": statistics.fmean(timer.decision_seconds),  # the mean: old's checks amortized over K
+        "periods": getattr(flow._time_schedule, "periods", []),  # OldSchedule's K at each check
         "ends": ends,
         **{key: getattr(recorder, key) for key in ("start", "begins", "events", "intervals")},
     }
@@ -309,39 +344,63 @@ def precision_runs(output_dir, runs, mechanisms):
 
 
 def decision_seconds(output_dir):
-    """Seconds of `DefaultFlowCallback.on_step_end` per update step with step- and time-based strategies, on one
-    process and fixed arguments and state (only the step moves on): median over MICRO_REPEATS loops of
-    MICRO_ITERATIONS steps, the two alternating."""
+    """Seconds of the decision per update step, on one process and fixed arguments and state (only the step moves
+    on): `DefaultFlowCallback.on_step_end` with step-based ("steps") and time-based ("time") strategies, and
+    `TimeBudgetCallback.on_step_end` under `max_train_time="100h"` ("budget", the model and optimizer left out: they
+    are only read once). Median over MICRO_REPEATS loops of MICRO_ITERATIONS steps, the three alternating."""
     setups = {}
-    for name in ("steps", "time"):
-        args = TrainingArguments(output_dir=str(output_dir), use_cpu=True, report_to=[], **SCHEDULES[name])
-        state = TrainerState(max_steps=NEVER**2, logging_steps=NEVER, eval_steps=NEVER, save_steps=NEVER)
-        setups[name] = (args, state, DefaultFlowCallback(), TrainerControl())
+    for name in ("steps", "time", "budget"):
+        extra = {"max_train_time": "100h"} if name == "budget" else {}
+        args = TrainingArguments(
+            output_dir=str(output_dir), use_cpu=True, report_to=[], **SCHEDULES["steps" if extra else name], **extra
+        )
+        state = TrainerState(max_steps=NEVER**2, logging_steps=NEVER, eval_steps=NEVER, save_steps=NEVER, epoch=0.5)
+        callback = DefaultFlowCallback()
+        if extra:
+            callback = TimeBudgetCallback()
+            callback.set_trainer(mock.Mock(eval_dataset=None))
+            callback.on_train_begin(args, state, TrainerControl())
+        setups[name] = (args, state, callback, TrainerControl())
     timings = {name: [] for name in setups}
     for _ in range(MICRO_REPEATS):
-        for name, (args, state, flow, control) in setups.items():
+        for name, (args, state, callback, control) in setups.items():
             start = time.perf_counter()
             for _ in range(MICRO_ITERATIONS):
                 state.global_step += 1
-                flow.on_step_end(args, state, control)
+                callback.on_step_end(args, state, control)
             timings[name].append((time.perf_counter() - start) / MICRO_ITERATIONS)
             assert not (control.should_log or control.should_evaluate or control.should_save)
+            assert not control.should_training_stop
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
 def allreduce_seconds():
-    """Seconds of one blocking MAX all-reduce of the agreed flags (float32) then `.tolist()`: what "old" pays per check
-    and "every step" at each step, when nothing else runs. Median over ALLREDUCE_REPEATS loops."""
+    """Seconds of the blocking collectives of the agreements, when nothing else runs (median over ALLREDUCE_REPEATS
+    loops of ALLREDUCE_ITERATIONS calls, the two alternating):
+
+    - "flags": a MAX all-reduce of the agreed flags (float32) then `.tolist()`: what "old" pays per check and "every
+      step" at each step;
+    - "check_trigger": accelerate's `Accelerator.check_trigger()` (a SUM all-reduce of one integer, then `.item()`):
+      what `max_train_time` and `enable_jit_checkpoint` each pay at each step."""
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(cpu=True)  # the state the Trainers of this process set up: the same process group
     values = torch.zeros(len(_AGREED_FLAGS) + 1)  # + the period that "old" agrees on
-    timings = []
+
+    def flags():
+        torch.distributed.all_reduce(values, op=torch.distributed.ReduceOp.MAX)
+        values.tolist()
+
+    calls = {"flags": flags, "check_trigger": accelerator.check_trigger}
+    timings = {name: [] for name in calls}
     for _ in range(ALLREDUCE_REPEATS):
-        torch.distributed.barrier()
-        start = time.perf_counter()
-        for _ in range(ALLREDUCE_ITERATIONS):
-            torch.distributed.all_reduce(values, op=torch.distributed.ReduceOp.MAX)
-            values.tolist()
-        timings.append((time.perf_counter() - start) / ALLREDUCE_ITERATIONS)
-    return statistics.median(timings)
+        for name, call in calls.items():
+            torch.distributed.barrier()
+            start = time.perf_counter()
+            for _ in range(ALLREDUCE_ITERATIONS):
+                call()
+            timings[name].append((time.perf_counter() - start) / ALLREDUCE_ITERATIONS)
+    return {name: statistics.median(values) for name, values in timings.items()}
 
 
 def worker(output_dir, pairs, result_path):
@@ -353,9 +412,19 @@ def worker(output_dir, pairs, result_path):
     if torch.distributed.get_rank() == 0:
         result = {"runs": runs, "precision": precision, "allreduce": allreduce}
         Path(result_path).write_text(json.dumps(result), encoding="utf-8")
+    end_processes()
 
 
-def run_two_processes(output_dir, pairs):
+def end_processes():
+    """Waits for every process, then destroys the process group once the models that hold it are freed: a worker must
+    not exit (and torchrun stop the other) while one still writes its results, nor leave gloo's threads to the
+    interpreter's exit."""
+    torch.distributed.barrier()
+    gc.collect()
+    torch.distributed.destroy_process_group()
+
+
+def run_two_processes(output_dir, pairs, quick=False):
     """Launches `worker` on 2 processes with torchrun and returns rank 0's results."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -364,14 +433,17 @@ def run_two_processes(output_dir, pairs):
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}"]
     command += ["--monitor_interval=1"]  # the launcher wakes up every second, not 10 times a second: less noise
     command += [__file__, "--worker", str(result_path), "--pairs", str(pairs), "--output-dir", str(output_dir)]
+    command += ["--quick"] if quick else []
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    timeout = 300 + 30 * pairs  # seconds, several times what it takes: a hang must fail the benchmark, not block it
+    timeout = 300 + 90 * pairs  # seconds, several times what it takes: a hang must fail the benchmark, not block it
     try:
         launch = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         sys.exit(f"The 2-process run did not finish in {timeout} s (a hang?)")
-    if launch.returncode != 0 or not result_path.exists():
+    if not result_path.exists():
         sys.exit(f"The 2-process run failed (exit code {launch.returncode}):\n{launch.stdout[-3000:]}")
+    if launch.returncode != 0:  # the results are complete: a crash at exit is worth saying, not losing them for
+        progress(f"  the 2-process run wrote its results, then exited with code {launch.returncode}")
     return json.loads(result_path.read_text(encoding="utf-8"))
 
 
@@ -483,20 +555,21 @@ def setting_rows(processes, summary):
     ]
     for mechanism, ratios in summary["ratios"].items():
         rounds = ratios["rounds"]
-        ratio_row = target_row(
-            f"{name}, {MECHANISMS[mechanism][1]}: throughput ratio to step-based (of the medians)",
+        measurement = f"{name}, {MECHANISMS[mechanism][1]}: throughput ratio to step-based (of the medians)"
+        result = (
             f"{ratios['ratio']:.4f} (median of the rounds' ratios: {rounds['median']:.4f}, from {rounds['min']:.3f} to"
-            f" {rounds['max']:.3f}; from median steps: {ratios['median_step']:.4f}; in CPU time: {ratios['cpu']:.4f})",
-            ratios["ratio"],
-            TARGETS[processes]["ratio"],
-            at_least=True,
+            f" {rounds['max']:.3f}; from median steps: {ratios['median_step']:.4f}; in CPU time: {ratios['cpu']:.4f})"
         )
+        if mechanism in NO_TARGET:  # information: what an agreement at every step costs
+            rows.append((measurement, result))
+            continue
+        ratio_row = target_row(measurement, result, ratios["ratio"], TARGETS[processes]["ratio"], at_least=True)
         rows.append((*ratio_row[:3], f"{ratio_row[3]} (noisy)" if noisy else ratio_row[3]))
     decision = summary["decision_seconds"]
     rows.append(
         (
-            f"{name}: cost per step against step-based: in `on_step_end` (mean, median over the runs); in seconds per"
-            " step (of the medians)",
+            f"{name}: cost per step against step-based: in the callbacks' `on_step_end` (mean, median over the runs);"
+            " in seconds per step (of the medians)",
             "; ".join(
                 f"{MECHANISMS[m][1]} {(decision[m] - decision['steps']) * 1e6:+.1f} µs;"
                 f" {(1 / speed[m] - 1 / speed['steps']) * 1e6:+.0f} µs = {speed['steps'] / speed[m] - 1:+.2%} of a step"
@@ -520,26 +593,35 @@ def setting_rows(processes, summary):
 
 
 def results_table(one, two, decision, allreduce, machine):
-    """The results, with a verdict per target, as a markdown table (benchmarks/README.md shows one)."""
-    short, shortest = two["short_periods"], min(SHORT_INTERVALS.values())
-    rows = [
-        ("Machine", machine),
-        *setting_rows(1, one),
-        (
-            "1 process: `on_step_end`, step- vs time-based, microbenchmark",
-            f"{decision['steps'] * 1e6:.2f} vs {decision['time'] * 1e6:.2f} µs:"
-            f" {(decision['time'] - decision['steps']) * 1e6:+.2f} µs",
-        ),
-        *setting_rows(2, two),
-        ("2 processes: one blocking all-reduce of the flags, microbenchmark", f"{allreduce * 1e6:.0f} µs"),
-        (
-            f"2 processes, old: K agreed, with intervals of 10 h (median); of {shortest:g} s to"
-            f" {max(SHORT_INTERVALS.values()):g} s (median, max)",
-            f"{two['periods']:g} steps; {short['median']:g}, {short['max']:g} steps = "
-            f"{short['max'] * two['lateness']['old']['step_seconds'] * 1e3:.1f} ms"
-            f" (its design: at most {OldSchedule.MAX_SPACING * shortest * 1e3:g} ms, or 1 step)",
-        ),
-    ]
+    """The results, with a verdict per target, as a markdown table (benchmarks/README.md shows one). `one` and
+    `decision`, or `two` and `allreduce`, are None when that setting did not run (`--only`)."""
+    rows = [("Machine", machine)]
+    if one is not None:
+        rows += setting_rows(1, one)
+        rows.append(
+            (
+                "1 process, microbenchmark: `DefaultFlowCallback.on_step_end`, step- vs time-based;"
+                ' `TimeBudgetCallback.on_step_end` (max_train_time="100h")',
+                f"{decision['steps'] * 1e6:.2f} vs {decision['time'] * 1e6:.2f} µs:"
+                f" {(decision['time'] - decision['steps']) * 1e6:+.2f} µs; {decision['budget'] * 1e6:.2f} µs",
+            )
+        )
+    if two is not None:
+        short, shortest = two["short_periods"], min(SHORT_INTERVALS.values())
+        rows += setting_rows(2, two)
+        rows += [
+            (
+                "2 processes, microbenchmark: one blocking all-reduce of the flags; one `Accelerator.check_trigger()`",
+                f"{allreduce['flags'] * 1e6:.0f} µs; {allreduce['check_trigger'] * 1e6:.0f} µs",
+            ),
+            (
+                f"2 processes, old: K agreed, with intervals of 10 h (median); of {shortest:g} s to"
+                f" {max(SHORT_INTERVALS.values()):g} s (median, max)",
+                f"{two['periods']:g} steps; {short['median']:g}, {short['max']:g} steps = "
+                f"{short['max'] * two['lateness']['old']['step_seconds'] * 1e3:.1f} ms"
+                f" (its design: at most {OldSchedule.MAX_SPACING * shortest * 1e3:g} ms, or 1 step)",
+            ),
+        ]
     lines = ["| Measurement | Result | Target | |", "|---|---|---|---|"]
     lines += [f"| {' | '.join(row)} |" + " |" * (4 - len(row)) for row in rows]
     return "\n".join(lines)
@@ -549,6 +631,8 @@ def lateness_table(one, two):
     """The distributions of lateness, as a markdown table."""
     lines = ["| Lateness of time-based events | min | median | p90 | max |", "|---|---|---|---|---|"]
     for name, summary in (("1 process", one), ("2 processes", two)):
+        if summary is None:
+            continue
         for mechanism, late in summary["lateness"].items():
             label = f"{name}, {mechanism}"
             events = ", ".join(f"{count} {kind}" for kind, count in late["events"].items())
@@ -585,27 +669,35 @@ def quiet():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pairs", type=int, default=13, help="rounds of timed runs (one run of each mechanism)")
+    parser.add_argument("--pairs", type=int, help="rounds of timed runs, one run of each mechanism (default: 10)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 2 rounds of 100-step runs, noisy")
+    parser.add_argument("--only", choices=("one", "two"), help="one process only, or two processes only")
     parser.add_argument("--output-dir", help="where the runs save checkpoints (default: a temporary folder)")
     parser.add_argument("--worker", metavar="RESULT", help=argparse.SUPPRESS)  # set on the processes torchrun starts
     options = parser.parse_args()
-    if options.pairs < 2:
+    pairs = options.pairs or (2 if options.quick else 10)
+    if pairs < 2:
         parser.error("--pairs must be at least 2 (the noise is measured between rounds)")
+    if options.quick:
+        globals().update(QUICK)
     if options.worker:
-        return worker(options.output_dir, options.pairs, options.worker)
+        return worker(options.output_dir, pairs, options.worker)
 
     quiet()
     started, load = time.monotonic(), os.getloadavg()[0]
+    one = decision = two = allreduce = None
     with tempfile.TemporaryDirectory() as temporary:
         output_dir = Path(options.output_dir or temporary)
-        progress("1 process: throughput, decision cost, precision")
-        runs = throughput_runs(output_dir / "one", options.pairs, COMPARED[1])
-        decision = decision_seconds(output_dir / "one")
-        one = summarize(runs, precision_runs(output_dir / "one", runs, PRECISION[1]))
-        progress("2 processes (torchrun): throughput, all-reduce, precision")
-        result = run_two_processes(output_dir / "two", options.pairs)
-        two = summarize(result["runs"], result["precision"])
-    print(results_table(one, two, decision, result["allreduce"], machine(load)))
+        if options.only in (None, "one"):
+            progress("1 process: throughput, decision cost, precision")
+            runs = throughput_runs(output_dir / "one", pairs, COMPARED[1])
+            decision = decision_seconds(output_dir / "one")
+            one = summarize(runs, precision_runs(output_dir / "one", runs, PRECISION[1]))
+        if options.only in (None, "two"):
+            progress("2 processes (torchrun): throughput, all-reduce, precision")
+            result = run_two_processes(output_dir / "two", pairs, options.quick)
+            two, allreduce = summarize(result["runs"], result["precision"]), result["allreduce"]
+    print(results_table(one, two, decision, allreduce, machine(load)))
     print()
     print(lateness_table(one, two))
     print(f"\nTotal time: {time.monotonic() - started:.0f} s")

@@ -20,18 +20,13 @@ with one complete checkpoint. Run by the test class below, this module trains on
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
 
 from transformers import TrainerCallback, is_torch_available
-from transformers.testing_utils import (
-    TestCasePlus,
-    execute_subprocess_async,
-    get_torch_dist_unique_port,
-    require_torch,
-    slow,
-)
+from transformers.testing_utils import TestCasePlus, get_torch_dist_unique_port, require_torch, slow
 
 
 if is_torch_available():
@@ -91,7 +86,17 @@ class JITCheckpointDistributedTest(TestCasePlus):
         output_dir = self.get_auto_remove_tmp_dir()
         command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
         command += [f"--master_port={get_torch_dist_unique_port()}", __file__, output_dir]
-        execute_subprocess_async(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+        # Without the fix the processes hang in mismatched collectives, ignoring SIGTERM (the JIT handler takes it)
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        run = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            output = run.communicate(timeout=120)[0]
+        except subprocess.TimeoutExpired:
+            os.killpg(run.pid, signal.SIGKILL)
+            output = run.communicate()[0]
+        self.assertEqual(run.returncode, 0, output[-3000:].decode(errors="replace"))
         steps = [
             json.loads(Path(output_dir, f"rank{rank}.json").read_text(encoding="utf-8"))["global_step"]
             for rank in (0, 1)
