@@ -25,6 +25,8 @@ import sys
 import threading
 from pathlib import Path
 
+import psutil
+
 from transformers import TrainerCallback, is_torch_available
 from transformers.testing_utils import TestCasePlus, get_torch_dist_unique_port, require_torch, slow
 
@@ -88,13 +90,12 @@ class JITCheckpointDistributedTest(TestCasePlus):
         command += [f"--master_port={get_torch_dist_unique_port()}", __file__, output_dir]
         # Without the fix the processes hang in mismatched collectives, ignoring SIGTERM (the JIT handler takes it)
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        run = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             output = run.communicate(timeout=120)[0]
-        except subprocess.TimeoutExpired:
-            os.killpg(run.pid, signal.SIGKILL)
+        except subprocess.TimeoutExpired:  # torchrun's workers lead sessions of their own: each is killed
+            for process in [*psutil.Process(run.pid).children(recursive=True), psutil.Process(run.pid)]:
+                process.kill()
             output = run.communicate()[0]
         self.assertEqual(run.returncode, 0, output[-3000:].decode(errors="replace"))
         steps = [
