@@ -12,7 +12,7 @@ compares, run by run (benchmarks/README.md says how, and why):
   every K update steps, K adapted to the measured costs by four tuning constants;
 - "every step" (two processes): the library's check, made at every update step;
 - "budget": the step-based strategies with `max_train_time="100h"` (never reached): `TimeBudgetCallback` decides at
-  every update step, and with several processes agrees at every one (`accelerator.set_trigger`/`check_trigger`, one
+  every update step, and with several processes agrees at every one (`accelerator.reduce` of a tensor of its own, one
   blocking all-reduce);
 - "jit" (two processes): the step-based strategies with `enable_jit_checkpoint=True` and no signal:
   `JITCheckpointCallback` agrees at every update step the same way.
@@ -380,8 +380,8 @@ def allreduce_seconds():
 
     - "flags": a MAX all-reduce of the agreed flags (float32) then `.tolist()`: what "old" pays per check and "every
       step" at each step;
-    - "check_trigger": accelerate's `Accelerator.check_trigger()` (a SUM all-reduce of one integer, then `.item()`):
-      what `max_train_time` and `enable_jit_checkpoint` each pay at each step."""
+    - "reduce": `Accelerator.reduce` of a tensor of one float (a SUM all-reduce), then `.item()`: what
+      `max_train_time` and `enable_jit_checkpoint` each pay at each step."""
     from accelerate import Accelerator
 
     accelerator = Accelerator(cpu=True)  # the state the Trainers of this process set up: the same process group
@@ -391,7 +391,10 @@ def allreduce_seconds():
         torch.distributed.all_reduce(values, op=torch.distributed.ReduceOp.MAX)
         values.tolist()
 
-    calls = {"flags": flags, "check_trigger": accelerator.check_trigger}
+    def reduce():
+        accelerator.reduce(torch.tensor(0.0)).item()
+
+    calls = {"flags": flags, "reduce": reduce}
     timings = {name: [] for name in calls}
     for _ in range(ALLREDUCE_REPEATS):
         for name, call in calls.items():
@@ -611,8 +614,9 @@ def results_table(one, two, decision, allreduce, machine):
         rows += setting_rows(2, two)
         rows += [
             (
-                "2 processes, microbenchmark: one blocking all-reduce of the flags; one `Accelerator.check_trigger()`",
-                f"{allreduce['flags'] * 1e6:.0f} µs; {allreduce['check_trigger'] * 1e6:.0f} µs",
+                "2 processes, microbenchmark: one blocking all-reduce of the flags; one `Accelerator.reduce` of a"
+                " float and `.item()`",
+                f"{allreduce['flags'] * 1e6:.0f} µs; {allreduce['reduce'] * 1e6:.0f} µs",
             ),
             (
                 f"2 processes, old: K agreed, with intervals of 10 h (median); of {shortest:g} s to"

@@ -39,6 +39,7 @@ from transformers import (
     HfArgumentParser,
     Trainer,
     TrainerCallback,
+    TrainerControl,
     TrainingArguments,
     is_torch_available,
 )
@@ -659,6 +660,20 @@ class OnSaveTest(TestCasePlus):
             trainer.train()
         budget = next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, TimeBudgetCallback))
         self.assertEqual(budget.slowest["save"], 30)
+
+    def test_time_budget_stops_at_the_step_of_a_first_save(self):
+        # Its `on_save` comes once the write is complete, steps later: too late to decide the stop there. 4s steps, a
+        # save of 1s not timed yet: at step 2, 8 + 1 + 2 * 4 + 1 > 10
+        args = TrainingArguments(self.get_auto_remove_tmp_dir(), max_train_time=10, save_async=True, use_cpu=True)
+        callback, state, clock = TimeBudgetCallback(), TrainerState(max_steps=100), FakeClock()
+        callback.set_trainer(mock.Mock(eval_dataset=None))
+        with mock.patch.object(TimeBudgetCallback, "clock", clock):
+            callback.on_train_begin(args, state, TrainerControl())
+            for step in (1, 2):
+                clock.advance(4)
+                state.global_step, control = step, TrainerControl(should_save=step == 2)
+                callback.on_step_end(args, state, control)
+        self.assertTrue(control.should_training_stop)
 
 
 def train_killed_at(output_dir, point, step=4, **kwargs):

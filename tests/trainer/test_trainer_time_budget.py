@@ -136,6 +136,39 @@ class TimeBudgetCallbackTest(TestCasePlus):
 
     @parameterized.expand(
         [
+            # Saves of 2s, the first not timed yet kept at 4s (1s + 300 MB at 100 MB/s). At step 10, 10 + 2 * 1 + 4 + 4
+            # > 19: the save due there runs first, and once timed, 12 + 2 * (1 + 2) <= 19: training goes on to step 12
+            ("goes_on_once_timed", {"budget": 19}, 12),
+            # 12 + 2 * (1 + 2) > 17: the save of step 10 is the final one
+            ("stops_at_the_save", {"budget": 17}, 10),
+            # A stop there would add an evaluation: it stops at the step end, with it
+            ("stop_adds_an_evaluation", {"budget": 19, "eval_strategy": "time", "eval_time": 60}, 10),
+        ]
+    )
+    def test_first_save_due_at_a_stop_runs_before_deciding(self, _, kwargs, stop):
+        model = SimpleNamespace(parameters=lambda: [], buffers=lambda: [torch.empty(25_000_000)])
+        optimizer = SimpleNamespace(state={0: {"exp_avg": torch.empty(50_000_000)}})
+        hooks = {"model": model, "optimizer": optimizer, "save_strategy": "steps", "events": {10}}
+        step, control, _ = self.run_budget(**hooks, **kwargs)
+        self.assertEqual((step, control.should_training_stop), (stop, True))
+
+    def test_stop_at_the_first_save_is_agreed_and_said(self):
+        model = SimpleNamespace(parameters=lambda: [], buffers=lambda: [torch.empty(75_000_000)])
+        budget = {"budget": 19, "model": model, "save_strategy": "steps", "events": {10}}
+        others = iter([0.0] * 9 + [1.0])  # another process's budget is spent at the 10th decision: the save's
+        accelerator = mock.Mock(reduce=mock.Mock(side_effect=lambda local: local + next(others)))
+        with mock.patch.object(TrainingArguments, "world_size", new_callable=mock.PropertyMock, return_value=2):
+            self.assertEqual(self.run_budget(accelerator=accelerator, **budget)[0], 10)
+        with self.assertLogs(LOGGER, level="WARNING") as logs:
+            self.run_budget(**{**budget, "budget": 17})
+        message = "Stopping training at step 10 of 1000: 5.0s are left of the time budget (`max_train_time`, 17s)"
+        self.assertEqual(
+            logs.output,
+            [f"WARNING:{LOGGER}:{message}, too few for one more step and the final save (6.0s kept in hand)."],
+        )
+
+    @parameterized.expand(
+        [
             ("save_steps", {"save_strategy": "steps"}, True, False),
             ("save_time", {"save_strategy": "time", "save_time": 60}, True, False),
             ("save_epoch", {"save_strategy": "epoch"}, False, False),
