@@ -138,19 +138,27 @@ class TimeBudgetCallbackTest(TestCasePlus):
         [
             # Saves of 2s, the first not timed yet kept at 4s (1s + 300 MB at 100 MB/s). At step 10, 10 + 2 * 1 + 4 + 4
             # > 19: the save due there runs first, and once timed, 12 + 2 * (1 + 2) <= 19: training goes on to step 12
-            ("goes_on_once_timed", {"budget": 19}, 12),
+            ("goes_on_once_timed", {"budget": 19}, 12, []),
             # 12 + 2 * (1 + 2) > 17: the save of step 10 is the final one
-            ("stops_at_the_save", {"budget": 17}, 10),
-            # A stop there would add an evaluation: it stops at the step end, with it
-            ("stop_adds_an_evaluation", {"budget": 19, "eval_strategy": "time", "eval_time": 60}, 10),
+            ("stops_at_the_save", {"budget": 17}, 10, []),
+            # The stop's evaluation, of 0.5s, runs there too (not timed, it was kept at 2 * 4/3s): then 12.5 + 2 * (1 +
+            # 0.5 + 2) <= 21, training goes on to step 12, whose end at 14.5 + 7 > 21
+            ("runs_the_final_evaluation_too", {"budget": 21, "eval_strategy": "time", "eval_time": 60}, 12, [10, 12]),
         ]
     )
-    def test_first_save_due_at_a_stop_runs_before_deciding(self, _, kwargs, stop):
+    def test_first_save_due_at_a_stop_runs_with_its_evaluation_before_deciding(self, _, kwargs, stop, evaluated):
         model = SimpleNamespace(parameters=lambda: [], buffers=lambda: [torch.empty(25_000_000)])
         optimizer = SimpleNamespace(state={0: {"exp_avg": torch.empty(50_000_000)}})
-        hooks = {"model": model, "optimizer": optimizer, "save_strategy": "steps", "events": {10}}
-        step, control, _ = self.run_budget(**hooks, **kwargs)
-        self.assertEqual((step, control.should_training_stop), (stop, True))
+        hooks = {"model": model, "optimizer": optimizer, "save_strategy": "steps", "events": {10}, "evals": (0.5,)}
+        steps_evaluated, on_evaluate = [], TimeBudgetCallback.on_evaluate
+
+        def evaluate(callback, args, state, control, **kwargs):
+            steps_evaluated.append(state.global_step)
+            on_evaluate(callback, args, state, control, **kwargs)
+
+        with mock.patch.object(TimeBudgetCallback, "on_evaluate", evaluate):
+            step, control, _ = self.run_budget(**hooks, eval_dataset=[0] * 8, **kwargs)
+        self.assertEqual((step, control.should_training_stop, steps_evaluated), (stop, True, evaluated))
 
     def test_stop_at_the_first_save_is_agreed_and_said(self):
         model = SimpleNamespace(parameters=lambda: [], buffers=lambda: [torch.empty(75_000_000)])
