@@ -61,12 +61,21 @@ class SlowEvents(Ticks):
 @require_torch
 class TimeBudgetCallbackTest(TestCasePlus):
     def run_budget(
-        self, budget=100, events=(), first_step=1, log=0, evals=(4,), epoch_steps=10**6, slow_steps=(), **kwargs
+        self,
+        budget=100,
+        events=(),
+        first_step=1,
+        log=0,
+        evals=(4,),
+        epoch_steps=10**6,
+        slow_steps=(),
+        cancel_saves=False,
+        **kwargs,
     ):
         """
         Drives the callback's hooks as `Trainer` calls them, until it stops training: 1s update steps (5s at
         `slow_steps`), and at the steps `events` a training log of `log`s, evaluations of `evals`s (one per dataset) and
-        a save of 2s, as configured.
+        a save of 2s, as configured. With `cancel_saves`, a callback after it cancels every save before the stop.
         """
         hooks = {name: kwargs.pop(name, None) for name in ("model", "optimizer")}
         trainer = {name: kwargs.pop(name, None) for name in ("eval_dataset", "accelerator")}
@@ -84,6 +93,7 @@ class TimeBudgetCallbackTest(TestCasePlus):
                 eval_due, save_due = due and args.eval_strategy == "steps", due and args.save_strategy == "steps"
                 control = TrainerControl(should_evaluate=eval_due, should_save=save_due)
                 callback.on_step_end(args, state, control, **hooks)
+                control.should_save &= control.should_training_stop or not cancel_saves
                 if due:
                     clock.advance(log)
                     callback.on_log(args, state, control, logs={"loss": 1.0})
@@ -94,6 +104,9 @@ class TimeBudgetCallbackTest(TestCasePlus):
                 if control.should_save or (args.save_strategy == "epoch" and state.epoch.is_integer()):
                     clock.advance(2)
                     callback.on_save(args, state, control)
+                for seconds in evals if args.eval_strategy == "epoch" and state.epoch.is_integer() else ():
+                    clock.advance(seconds)  # the epoch's evaluation, after the events of its last step
+                    callback.on_evaluate(args, state, control)
         return state.global_step, control, clock()
 
     @parameterized.expand(
@@ -159,6 +172,20 @@ class TimeBudgetCallbackTest(TestCasePlus):
         with mock.patch.object(TimeBudgetCallback, "on_evaluate", evaluate):
             step, control, _ = self.run_budget(**hooks, eval_dataset=[0] * 8, **kwargs)
         self.assertEqual((step, control.should_training_stop, steps_evaluated), (stop, True, evaluated))
+
+    def test_first_save_decides_with_the_evaluation_of_its_epoch(self):
+        # 4-step epochs evaluated in 3s, the first save (kept at 4s) at step 8, the end of an epoch. At 11, 4 + 6 + 2 +
+        # 6 + 4 > 28 - 11: the save runs, then at 13, the epoch's evaluation, a step and the final evaluation and save
+        # (6 + 2 + 6 + 4) could overrun: the save is the final one
+        model = SimpleNamespace(parameters=lambda: [], buffers=lambda: [torch.empty(75_000_000)])
+        budget = {"budget": 28, "model": model, "save_strategy": "steps", "eval_strategy": "epoch", "evals": (3,)}
+        self.assertEqual(self.run_budget(**budget, events={8}, epoch_steps=4)[0], 8)
+
+    def test_first_save_that_does_not_come_puts_the_stop_off_once(self):
+        # A save due at every step, cancelled by a later callback unless training stops. At step 2, 2 + 4 + 2 + 4 > 10
+        model = SimpleNamespace(parameters=lambda: [], buffers=lambda: [torch.empty(75_000_000)])
+        budget = {"budget": 10, "model": model, "save_strategy": "steps", "events": range(2, 1000)}
+        self.assertEqual(self.run_budget(**budget, cancel_saves=True)[0], 3)
 
     def test_stop_at_the_first_save_is_agreed_and_said(self):
         model = SimpleNamespace(parameters=lambda: [], buffers=lambda: [torch.empty(75_000_000)])

@@ -17,6 +17,7 @@ Crash-safe resume with 2 processes (torchrun, gloo, CPU), each standing for a no
 test below, this module trains on each process with `train_with_kill_switch` of the single-process tests.
 """
 
+import gc
 import json
 import os
 import sys
@@ -75,3 +76,7 @@ def run_worker(job):
 
 if __name__ == "__main__":
     run_worker(json.loads(sys.argv[1]))
+    import torch.distributed
+
+    gc.collect()  # the trainer and its DDP model first, then the process group, as a script ends
+    torch.distributed.destroy_process_group()

@@ -17,6 +17,7 @@ with one complete checkpoint. Run by the test class below, this module trains on
 `train()` returned.
 """
 
+import gc
 import json
 import os
 import signal
@@ -113,3 +114,5 @@ class JITCheckpointDistributedTest(TestCasePlus):
 
 if __name__ == "__main__":
     train(sys.argv[1])
+    gc.collect()  # the trainer and its DDP model first, then the process group, as a script ends
+    torch.distributed.destroy_process_group()

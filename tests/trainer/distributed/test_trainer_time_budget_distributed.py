@@ -16,6 +16,7 @@
 one complete checkpoint. Run by the test class below, this module trains on each process and writes where it stopped.
 """
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -74,3 +75,7 @@ class TimeBudgetDistributedTest(TestCasePlus):
 
 if __name__ == "__main__":
     train(sys.argv[1])
+    import torch.distributed
+
+    gc.collect()  # the trainer and its DDP model first, then the process group, as a script ends
+    torch.distributed.destroy_process_group()

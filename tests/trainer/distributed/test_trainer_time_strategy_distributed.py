@@ -17,6 +17,7 @@ own clock says. The test runs this module under torchrun (2 processes, gloo, CPU
 clock that starts at another time and runs at another speed, then resumes from a checkpoint.
 """
 
+import gc
 import json
 import os
 import sys
@@ -83,3 +84,7 @@ if __name__ == "__main__":  # each process under torchrun
     resumed = train(output_dir, max_steps=20, resume_from_checkpoint=f"{output_dir}/checkpoint-12")
     with open(f"{output_dir}/events-rank{os.environ['RANK']}.json", "w", encoding="utf-8") as f:
         json.dump([first, resumed], f)
+    import torch.distributed
+
+    gc.collect()  # the trainers and their DDP models first, then the process group, as a script ends
+    torch.distributed.destroy_process_group()
